@@ -1,0 +1,237 @@
+//! The C ABI checked against a model of the original C functions, over
+//! generated inputs (proptest), and the safe core's edge cases.
+
+use std::ptr;
+
+use ezalloc::Error;
+use ezalloc::ffi::{alloc, crop, ezalloc_free, run};
+use ezalloc::window::{Shape, Window, alloc_bytes};
+use libc::c_int;
+use proptest::prelude::*;
+
+/// What the original `crop()` produces, written as its C reads: the window
+/// check, then an element-by-element copy with int index arithmetic.
+fn model_crop(
+    input: &[c_int],
+    dim1: c_int,
+    dim2: c_int,
+    w: Window,
+) -> (Option<c_int>, Option<Vec<c_int>>, c_int, c_int) {
+    let bad = w.d1_1 < w.d1_0
+        || w.d2_1 < w.d2_0
+        || w.d1_0 >= dim1
+        || w.d1_1 >= dim1
+        || w.d1_0 < 0
+        || w.d1_1 < 0
+        || w.d2_0 >= dim2
+        || w.d2_1 >= dim2
+        || w.d2_0 < 0
+        || w.d2_1 < 0;
+    if bad {
+        return (Some(libc::EPERM), None, 0, 0);
+    }
+    let (r, c) = (w.d1_1 - w.d1_0, w.d2_1 - w.d2_0);
+    let mut out = Vec::new();
+    for j in 0..r {
+        for i in 0..c {
+            out.push(input[((j + w.d1_0) * dim2 + (i + w.d2_0)) as usize]);
+        }
+    }
+    (None, Some(out), r, c)
+}
+
+/// Calls the C ABI `crop` with errno preset to `preset`; returns
+/// (errno after, copied block contents or None for NULL, dims out).
+fn call_crop(
+    input: Option<&[c_int]>,
+    dim1: c_int,
+    dim2: c_int,
+    w: Window,
+    preset: c_int,
+) -> (c_int, Option<Vec<c_int>>, c_int, c_int) {
+    let mut out: *mut c_int = 7 as *mut c_int; // garbage, must be overwritten
+    let (mut r, mut c) = (-1, -1);
+    let arr_in = input.map_or(ptr::null_mut(), |s| s.as_ptr().cast_mut());
+    errno::set_errno(errno::Errno(preset));
+    // SAFETY: `input` holds dim1 * dim2 ints (or is NULL); outputs are locals.
+    unsafe {
+        crop(
+            arr_in, dim1, dim2, w.d1_0, w.d1_1, w.d2_0, w.d2_1, &mut out, &mut r, &mut c,
+        )
+    };
+    let err = errno::errno().0;
+    let data = if out.is_null() {
+        None
+    } else {
+        let len = (r.max(0) as usize) * (c.max(0) as usize);
+        // SAFETY: on success the block holds r * c initialised ints.
+        let v = unsafe { std::slice::from_raw_parts(out, len) }.to_vec();
+        // SAFETY: the block came from the library and is released once.
+        unsafe { ezalloc_free(out.cast()) };
+        Some(v)
+    };
+    (err, data, r, c)
+}
+
+fn array(dim1: c_int, dim2: c_int) -> Vec<c_int> {
+    (0..dim1 * dim2).map(|k| k * 7 - 3).collect()
+}
+
+proptest! {
+    #[test]
+    fn crop_matches_the_original(
+        dim1 in 0..12i32, dim2 in 0..12i32,
+        d1_0 in -3..15i32, d1_1 in -3..15i32, d2_0 in -3..15i32, d2_1 in -3..15i32,
+        preset in 1..200i32,
+    ) {
+        let input = array(dim1, dim2);
+        let w = Window { d1_0, d1_1, d2_0, d2_1 };
+        let (want_err, want, wr, wc) = model_crop(&input, dim1, dim2, w);
+        let (err, got, r, c) = call_crop(Some(&input), dim1, dim2, w, preset);
+        prop_assert_eq!(err, want_err.unwrap_or(preset));
+        prop_assert_eq!(got, want);
+        prop_assert_eq!((r, c), (wr, wc));
+    }
+
+    #[test]
+    fn crop_null_input(d1_0 in -2..6i32, d1_1 in -2..6i32, d2_0 in -2..6i32, d2_1 in -2..6i32) {
+        let w = Window { d1_0, d1_1, d2_0, d2_1 };
+        let (want_err, want, wr, wc) = model_crop(&array(4, 4), 4, 4, w);
+        let (err, got, r, c) = call_crop(None, 4, 4, w, 99);
+        match (want_err, &want) {
+            // A bad window stays EPERM; an empty window needs no input.
+            (Some(e), _) => prop_assert_eq!((err, got, r, c), (e, None, 0, 0)),
+            (None, Some(v)) if v.is_empty() => prop_assert_eq!((err, got, r, c), (99, want, wr, wc)),
+            _ => prop_assert_eq!((err, got, r, c), (libc::EINVAL, None, 0, 0)),
+        }
+    }
+
+    #[test]
+    fn alloc_matches_the_original(ni in any::<i32>().prop_filter("keep it small", |n| *n < 1 << 16)) {
+        let mut veco: *mut c_int = 7 as *mut c_int;
+        let mut n = 12345;
+        errno::set_errno(errno::Errno(42));
+        // SAFETY: the out-pointers are locals.
+        unsafe { alloc(ni, &mut veco, &mut n) };
+        prop_assert_eq!(n, ni);
+        if ni < 0 {
+            prop_assert!(veco.is_null());
+            prop_assert_eq!(errno::errno().0, libc::ENOMEM);
+        } else {
+            prop_assert!(!veco.is_null());
+            prop_assert_eq!(errno::errno().0, 42);
+            // SAFETY: the block holds ni ints; write them all, then free it.
+            unsafe {
+                std::slice::from_raw_parts_mut(veco, ni as usize).fill(1);
+                ezalloc_free(veco.cast());
+            }
+        }
+    }
+}
+
+#[test]
+fn alloc_bytes_follows_c_conversions() {
+    assert_eq!(alloc_bytes(0), 0);
+    assert_eq!(alloc_bytes(3), 12);
+    assert_eq!(alloc_bytes(i32::MAX), (i32::MAX as usize) * 4);
+    assert_eq!(alloc_bytes(-1), usize::MAX - 3);
+    assert_eq!(alloc_bytes(i32::MIN), 0usize.wrapping_sub(1 << 33));
+}
+
+#[test]
+fn window_rule_is_strict_at_the_end() {
+    let w = |a, b, c, d| Window {
+        d1_0: a,
+        d1_1: b,
+        d2_0: c,
+        d2_1: d,
+    };
+    assert_eq!(w(0, 4, 0, 4).check(5, 5), Ok(Shape { rows: 4, cols: 4 }));
+    assert_eq!(w(0, 5, 0, 4).check(5, 5), Err(Error::Perm));
+    assert_eq!(w(0, 4, 0, 5).check(5, 5), Err(Error::Perm));
+    assert_eq!(w(2, 2, 3, 3).check(5, 5), Ok(Shape { rows: 0, cols: 0 }));
+    assert_eq!(w(3, 2, 0, 0).check(5, 5), Err(Error::Perm));
+    assert_eq!(w(0, 0, 0, 0).check(0, 5), Err(Error::Perm));
+}
+
+#[test]
+fn large_shape_bytes_do_not_overflow() {
+    let s = Shape {
+        rows: i32::MAX,
+        cols: i32::MAX,
+    };
+    assert_eq!(s.len(), (i32::MAX as usize).pow(2));
+    assert_eq!(s.bytes(), Some((i32::MAX as usize).pow(2) * 4));
+}
+
+#[test]
+fn alloc_null_out_pointers_are_einval() {
+    let mut n = 5;
+    let mut veco: *mut c_int = 7 as *mut c_int;
+    errno::set_errno(errno::Errno(0));
+    // SAFETY: NULL is allowed; `n` is a local.
+    unsafe { alloc(10, ptr::null_mut(), &mut n) };
+    assert_eq!((errno::errno().0, n), (libc::EINVAL, 0));
+    errno::set_errno(errno::Errno(0));
+    // SAFETY: NULL is allowed; `veco` is a local.
+    unsafe { alloc(10, &mut veco, ptr::null_mut()) };
+    assert_eq!(errno::errno().0, libc::EINVAL);
+    assert!(veco.is_null());
+}
+
+#[test]
+fn crop_null_out_pointers_are_einval() {
+    let input = array(4, 4);
+    let mut out: *mut c_int = 7 as *mut c_int;
+    let mut r = -1;
+    errno::set_errno(errno::Errno(0));
+    // SAFETY: `input` holds 16 ints; NULL out-pointers are allowed.
+    unsafe {
+        crop(
+            input.as_ptr().cast_mut(),
+            4,
+            4,
+            0,
+            1,
+            0,
+            1,
+            &mut out,
+            &mut r,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(
+        (errno::errno().0, out, r),
+        (libc::EINVAL, ptr::null_mut(), 0)
+    );
+}
+
+#[test]
+fn crop_refuses_a_misaligned_input() {
+    let input = array(4, 4);
+    let misaligned = input
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_add(1)
+        .cast::<c_int>()
+        .cast_mut();
+    let (mut out, mut r, mut c) = (ptr::null_mut(), -1, -1);
+    errno::set_errno(errno::Errno(0));
+    // SAFETY: a misaligned pointer is refused before any read.
+    unsafe { crop(misaligned, 4, 4, 0, 1, 0, 1, &mut out, &mut r, &mut c) };
+    assert_eq!(
+        (errno::errno().0, out.is_null(), r, c),
+        (libc::EINVAL, true, 0, 0)
+    );
+}
+
+#[test]
+fn a_panic_is_caught_and_reported() {
+    errno::set_errno(errno::Errno(3));
+    let result: Result<(), Error> = run(|| panic!("deliberate"));
+    assert_eq!(result, Err(Error::Internal));
+    assert_eq!(errno::errno().0, libc::ENOTRECOVERABLE);
+    errno::set_errno(errno::Errno(3));
+    assert_eq!(run(|| Ok::<_, Error>(1)), Ok(1));
+    assert_eq!(errno::errno().0, 3);
+}
