@@ -66,6 +66,13 @@ fn main() {
         println!("cargo:rustc-env=EZALLOC_BUILD_{var}={value}");
     }
 
+    // The shared library's soname, so that `make install` can lay out
+    // libezalloc.so -> libezalloc.so.0 -> libezalloc.so.<version>.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libezalloc.so.{major}");
+    }
+
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let crate_dir = Path::new(&crate_dir);
     for header in HEADERS {

@@ -126,18 +126,28 @@ pub unsafe extern "C" fn crop(
         };
         let checked = window.check(dim1, dim2)?;
         let (start, len) = window.source_span(dim2, checked);
+        if len > 0 && !usable(arr_in) {
+            return Err(Error::Inval);
+        }
+        shape = checked;
+        // Allocate before reading the input, as the original does.
+        let mut block = window::output_block(checked)?;
+        if len > isize::MAX as usize / size_of::<c_int>() {
+            // No array of dim1 * dim2 ints can be that large: the input
+            // cannot be what the caller says it is.
+            return Err(Error::Inval);
+        }
         let src: &[c_int] = if len == 0 {
             &[]
-        } else if usable(arr_in) {
-            // SAFETY: the caller guarantees `arr_in` points to dim1 * dim2
-            // ints not written during the call; the checked window's span
-            // `start..start + len` lies within them.
-            unsafe { std::slice::from_raw_parts(arr_in.add(start), len) }
         } else {
-            return Err(Error::Inval);
+            // SAFETY: `arr_in` is non-NULL and aligned; the caller guarantees
+            // it points to dim1 * dim2 ints not written during the call, and
+            // the checked window's span `start..start + len` lies within them
+            // (its size was checked against isize::MAX above).
+            unsafe { std::slice::from_raw_parts(arr_in.add(start), len) }
         };
-        shape = checked;
-        window::crop_block(src, dim2 as usize, checked)
+        window::copy_window(src, dim2 as usize, checked, block.as_uninit_mut());
+        Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {
         Ok(block) => (block.into_raw(), shape),

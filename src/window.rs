@@ -108,12 +108,9 @@ pub fn copy_window(src: &[c_int], stride: usize, shape: Shape, dst: &mut [MaybeU
     }
 }
 
-/// `crop()`'s result for a valid window: a malloc'd row-major copy.
-///
-/// `src` is the span given by [`Window::source_span`].
-pub fn crop_block(src: &[c_int], stride: usize, shape: Shape) -> Result<MallocBlock, Error> {
+/// The block for a crop's output: `malloc(rows * cols * sizeof(int))`, the
+/// size computed without overflow.
+pub fn output_block(shape: Shape) -> Result<MallocBlock, Error> {
     let bytes = shape.bytes().ok_or(Error::NoMem)?;
-    let mut block = MallocBlock::with_bytes(bytes).ok_or(Error::NoMem)?;
-    copy_window(src, stride, shape, block.as_uninit_mut());
-    Ok(block)
+    MallocBlock::with_bytes(bytes).ok_or(Error::NoMem)
 }

@@ -1,0 +1,141 @@
+# ezalloc: build, test, install. GNU conventions: PREFIX, DESTDIR, LIBDIR,
+# INCLUDEDIR; `make`, `make test`, `make demo`, `make install`, `make lint`.
+
+CARGO ?= cargo
+CC ?= cc
+CXX ?= c++
+PYTHON ?= python3
+VALGRIND ?= valgrind
+PKG_CONFIG ?= pkg-config
+
+PREFIX ?= /usr/local
+EXEC_PREFIX ?= $(PREFIX)
+LIBDIR ?= $(EXEC_PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+LIBDIR_BUILD := target/release
+LIB_A := $(LIBDIR_BUILD)/libezalloc.a
+LIB_SO := $(LIBDIR_BUILD)/libezalloc.so
+HEADERS := include/ezalloc.h include/crop.h
+# What the Rust static library needs from the system
+# (`cargo rustc --release --lib -- --print native-static-libs`).
+STATIC_LIBS := -lpthread -ldl -lm -lrt -lutil -lgcc_s
+
+CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude
+CXXFLAGS_TEST := -std=c++11 -Wall -Wextra -Werror -pedantic -g -O1 -Iinclude
+VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full \
+	--errors-for-leak-kinds=all --show-leak-kinds=all
+C_TESTS := test_alloc test_crop test_prototypes
+C_TEST_DIR := target/c_tests
+C_TEST_BINS := $(foreach t,$(C_TESTS),$(C_TEST_DIR)/$(t)-shared $(C_TEST_DIR)/$(t)-static) \
+	$(C_TEST_DIR)/test_prototypes-cxx
+
+.PHONY: all lib test demo c-demo c-test c-test-valgrind cargo-test check-headers \
+	test-install lint install uninstall clean
+
+all: lib
+
+# cargo decides what to rebuild; build.rs refreshes the headers.
+lib:
+	$(CARGO) build --release
+	@ln -sf libezalloc.so $(LIB_SO).$(MAJOR)
+
+$(LIB_A) $(LIB_SO) $(HEADERS): lib
+
+# ---------------------------------------------------------------- tests
+
+test: check-headers cargo-test c-test c-test-valgrind test-install
+
+cargo-test:
+	$(CARGO) test --release
+
+# The committed headers must be what the build generates.
+check-headers: lib
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git diff --exit-code -- $(HEADERS) || { \
+	    echo "include/ differs from what build.rs generates: commit the new headers"; exit 1; }; \
+	  echo "headers: up to date"; \
+	else echo "headers: not a git checkout, freshness not checked"; fi
+
+$(C_TEST_DIR):
+	mkdir -p $@
+
+$(C_TEST_DIR)/%-shared: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DIR)
+	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
+
+$(C_TEST_DIR)/%-static: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DIR)
+	$(CC) $(CFLAGS_TEST) $< -o $@ $(LIB_A) $(STATIC_LIBS)
+
+$(C_TEST_DIR)/test_prototypes-cxx: c_tests/test_prototypes.c $(HEADERS) lib | $(C_TEST_DIR)
+	$(CXX) -x c++ $(CXXFLAGS_TEST) $< -o $@ -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
+
+c-test: $(C_TEST_BINS)
+	@for t in $(C_TEST_BINS); do echo "== $$t"; ./$$t || exit 1; done
+
+# Memcheck: zero errors, zero leaks of any kind.
+c-test-valgrind: $(C_TEST_BINS)
+	@for t in $(C_TEST_BINS); do echo "== valgrind $$t"; \
+	  EZALLOC_TEST_UNDER_VALGRIND=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$$t || exit 1; done
+
+# Install into a scratch prefix and build a program with pkg-config there,
+# against the shared library and against the static one.
+test-install: lib
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(MAKE) --no-print-directory install PREFIX=$$tmp >/dev/null && \
+	export PKG_CONFIG_PATH=$$tmp/lib/pkgconfig && \
+	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo-shared \
+	  $$($(PKG_CONFIG) --cflags --libs ezalloc) -Wl,-rpath,$$tmp/lib && \
+	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo-static -Wl,--as-needed \
+	  $$($(PKG_CONFIG) --cflags ezalloc) $$tmp/lib/libezalloc.a $$($(PKG_CONFIG) --static --libs ezalloc) && \
+	! readelf -d $$tmp/demo-static | grep -q 'libezalloc.so' && \
+	$$tmp/demo-shared >/dev/null && $$tmp/demo-static >/dev/null && \
+	echo "install: pkg-config builds (shared and static) under $$tmp work"
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# ---------------------------------------------------------------- demo
+
+c-demo: lib
+	@mkdir -p target
+	$(CC) $(CFLAGS_TEST) examples/demo.c -o target/demo -L$(LIBDIR_BUILD) \
+	  -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
+	./target/demo
+
+demo: c-demo
+
+# ---------------------------------------------------------------- install
+
+ezalloc.pc: ezalloc.pc.in Cargo.toml
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' $< > $@
+
+install: lib
+	rm -f ezalloc.pc && $(MAKE) --no-print-directory ezalloc.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ezalloc $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libezalloc.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(VERSION)
+	ln -sf libezalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(MAJOR)
+	ln -sf libezalloc.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libezalloc.so
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/ezalloc
+	install -m 644 ezalloc.pc $(DESTDIR)$(PKGCONFIGDIR)/ezalloc.pc
+	rm -f ezalloc.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libezalloc.a $(DESTDIR)$(LIBDIR)/libezalloc.so \
+	  $(DESTDIR)$(LIBDIR)/libezalloc.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(VERSION) \
+	  $(DESTDIR)$(PKGCONFIGDIR)/ezalloc.pc
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/ezalloc/,$(notdir $(HEADERS)))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/ezalloc
+
+clean:
+	$(CARGO) clean
+	rm -f ezalloc.pc
+
+-include python/python.mk

@@ -1,0 +1,112 @@
+//! Builds the C tests in `c_tests/` with the `cc` crate's compiler, links them
+//! against this build's static and shared library, and runs them, so that
+//! `cargo test` alone covers the C ABI as C callers see it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+const CXX_FLAGS: &[&str] = &["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+/// What the Rust staticlib needs from the system (`--print native-static-libs`).
+const STATIC_DEPS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil", "-lgcc_s"];
+
+/// The folder holding `libezalloc.{a,so}` as `cargo test` builds them:
+/// `target/<profile>/deps`, beside the test binary.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().expect("target/<profile>/deps").to_path_buf()
+}
+
+/// A folder where the library's soname (`libezalloc.so.<major>`, which
+/// linked programs ask for) resolves to the freshly built `libezalloc.so`.
+fn soname_link(lib: &Path) -> PathBuf {
+    let dir = lib.join("../c_tests/lib");
+    std::fs::create_dir_all(&dir).expect("create the soname folder");
+    let link = dir.join(concat!("libezalloc.so.", env!("CARGO_PKG_VERSION_MAJOR")));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(lib.join("libezalloc.so"), &link).expect("link the soname");
+    dir
+}
+
+fn out_dir() -> PathBuf {
+    let dir = lib_dir().join("../c_tests");
+    std::fs::create_dir_all(&dir).expect("create the C test output folder");
+    dir
+}
+
+/// The C (or C++) compiler the `cc` crate picks for this target.
+fn compiler(cpp: bool) -> Command {
+    cc::Build::new()
+        .cargo_metadata(false)
+        .cpp(cpp)
+        .opt_level(1)
+        .target(env!("EZALLOC_BUILD_TARGET"))
+        .host(env!("EZALLOC_BUILD_HOST"))
+        .get_compiler()
+        .to_command()
+}
+
+#[derive(Clone, Copy)]
+enum Link {
+    Static,
+    Shared,
+}
+
+/// Compiles `c_tests/<name>.c` and links it against the library.
+fn build(name: &str, link: Link, cpp: bool) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = lib_dir();
+    let suffix = match (link, cpp) {
+        (Link::Static, false) => "static",
+        (Link::Shared, false) => "shared",
+        (Link::Static, true) => "static-cxx",
+        (Link::Shared, true) => "shared-cxx",
+    };
+    let exe = out_dir().join(format!("{name}-{suffix}"));
+    let mut cmd = compiler(cpp);
+    cmd.args(if cpp { CXX_FLAGS } else { C_FLAGS })
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join("c_tests").join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&exe);
+    match link {
+        Link::Static => cmd.arg(lib.join("libezalloc.a")).args(STATIC_DEPS),
+        Link::Shared => cmd
+            .arg(format!("-L{}", lib.display()))
+            .arg(format!("-Wl,-rpath,{}", soname_link(&lib).display()))
+            .arg("-lezalloc"),
+    };
+    let status = cmd.status().expect("run the C compiler");
+    assert!(status.success(), "compiling {name} ({suffix}) failed: {cmd:?}");
+    exe
+}
+
+fn run(exe: &Path) {
+    let out = Command::new(exe).output().expect("run a C test");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{} failed: {}", exe.display(), out.status);
+}
+
+fn build_and_run(name: &str) {
+    for link in [Link::Static, Link::Shared] {
+        run(&build(name, link, false));
+    }
+}
+
+#[test]
+fn c_alloc() {
+    build_and_run("test_alloc");
+}
+
+#[test]
+fn c_crop() {
+    build_and_run("test_crop");
+}
+
+#[test]
+fn c_and_cxx_accept_the_recipe_prototypes() {
+    build_and_run("test_prototypes");
+    run(&build("test_prototypes", Link::Shared, true));
+}
