@@ -146,7 +146,8 @@ pub unsafe extern "C" fn crop(
             // (its size was checked against isize::MAX above).
             unsafe { std::slice::from_raw_parts(arr_in.add(start), len) }
         };
-        window::copy_window(src, dim2 as usize, checked, block.as_uninit_mut());
+        let threads = window::crop_threads();
+        window::copy_window_parallel(src, dim2 as usize, checked, block.as_uninit_mut(), threads);
         Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {

@@ -6,7 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
-const CXX_FLAGS: &[&str] = &["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+const CXX_FLAGS: &[&str] = &[
+    "-x",
+    "c++",
+    "-std=c++11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+];
 /// What the Rust staticlib needs from the system (`--print native-static-libs`).
 const STATIC_DEPS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil", "-lgcc_s"];
 
@@ -78,7 +86,10 @@ fn build(name: &str, link: Link, cpp: bool) -> PathBuf {
             .arg("-lezalloc"),
     };
     let status = cmd.status().expect("run the C compiler");
-    assert!(status.success(), "compiling {name} ({suffix}) failed: {cmd:?}");
+    assert!(
+        status.success(),
+        "compiling {name} ({suffix}) failed: {cmd:?}"
+    );
     exe
 }
 
@@ -86,7 +97,12 @@ fn run(exe: &Path) {
     let out = Command::new(exe).output().expect("run a C test");
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{} failed: {}", exe.display(), out.status);
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        exe.display(),
+        out.status
+    );
 }
 
 fn build_and_run(name: &str) {

@@ -235,3 +235,92 @@ fn a_panic_is_caught_and_reported() {
     assert_eq!(run(|| Ok::<_, Error>(1)), Ok(1));
     assert_eq!(errno::errno().0, 3);
 }
+
+#[test]
+fn parallel_copy_equals_the_plain_copy() {
+    use ezalloc::window::{PARALLEL_MIN_BYTES, copy_window, copy_window_parallel};
+    use std::mem::MaybeUninit;
+    // A window just above the threshold, and one with fewer rows than threads.
+    let (dim1, dim2) = (1500, 1700);
+    let input: Vec<c_int> = (0..dim1 * dim2).map(|k| k ^ 0x5a5a).collect();
+    for (w, threads) in [
+        (
+            Window {
+                d1_0: 3,
+                d1_1: 1499,
+                d2_0: 5,
+                d2_1: 1699,
+            },
+            2,
+        ),
+        (
+            Window {
+                d1_0: 3,
+                d1_1: 1499,
+                d2_0: 5,
+                d2_1: 1699,
+            },
+            7,
+        ),
+        (
+            Window {
+                d1_0: 0,
+                d1_1: 1,
+                d2_0: 0,
+                d2_1: 1699,
+            },
+            4,
+        ),
+    ] {
+        let shape = w.check(dim1, dim2).unwrap();
+        let (start, len) = w.source_span(dim2, shape);
+        let src = &input[start..start + len];
+        let mut plain = vec![MaybeUninit::new(-1); shape.len()];
+        let mut parallel = vec![MaybeUninit::new(-2); shape.len()];
+        copy_window(src, dim2 as usize, shape, &mut plain);
+        copy_window_parallel(src, dim2 as usize, shape, &mut parallel, threads);
+        // SAFETY: both buffers were initialised above and fully overwritten.
+        let (plain, parallel) = unsafe {
+            (
+                plain.iter().map(|v| v.assume_init()).collect::<Vec<_>>(),
+                parallel.iter().map(|v| v.assume_init()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(plain, parallel);
+        assert_eq!(plain[0], input[start]);
+        if shape.rows > 1 {
+            assert!(shape.len() * 4 >= PARALLEL_MIN_BYTES);
+        }
+    }
+}
+
+#[test]
+fn thread_setting_is_bounded_by_the_cores() {
+    use ezalloc::window::threads_setting;
+    assert_eq!(threads_setting(None, 2), 2);
+    assert_eq!(threads_setting(Some("1"), 8), 1);
+    assert_eq!(threads_setting(Some("4"), 2), 2);
+    assert_eq!(threads_setting(Some("3"), 8), 3);
+    assert_eq!(threads_setting(Some("0"), 2), 2);
+    assert_eq!(threads_setting(Some("many"), 2), 2);
+    assert_eq!(threads_setting(Some("5"), 0), 1);
+}
+
+#[test]
+fn large_crop_through_the_c_abi_matches_the_model() {
+    // 36 MB out: the parallel, huge-page path.
+    let (dim1, dim2): (c_int, c_int) = (3100, 3050);
+    let input: Vec<c_int> = (0..dim1 * dim2)
+        .map(|k| k.wrapping_mul(2654435761u32 as i32))
+        .collect();
+    let w = Window {
+        d1_0: 17,
+        d1_1: 3017,
+        d2_0: 9,
+        d2_1: 3009,
+    };
+    let (_, want, wr, wc) = model_crop(&input, dim1, dim2, w);
+    let (err, got, r, c) = call_crop(Some(&input), dim1, dim2, w, 5);
+    assert_eq!((err, r, c), (5, wr, wc));
+    assert!(got == want);
+}
