@@ -34,7 +34,7 @@ C_TEST_DIR := target/c_tests
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(C_TEST_DIR)/$(t)-shared $(C_TEST_DIR)/$(t)-static) \
 	$(C_TEST_DIR)/test_prototypes-cxx
 
-.PHONY: all lib test demo c-demo c-test c-test-valgrind cargo-test check-headers \
+.PHONY: all lib test demo bench c-demo c-test c-test-valgrind cargo-test check-headers \
 	test-install lint install uninstall clean
 
 all: lib
@@ -48,7 +48,7 @@ $(LIB_A) $(LIB_SO) $(HEADERS): lib
 
 # ---------------------------------------------------------------- tests
 
-test: check-headers cargo-test c-test c-test-valgrind test-install
+test: check-headers cargo-test c-test c-test-valgrind test-install py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -107,7 +107,9 @@ c-demo: lib
 	  -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 	./target/demo
 
-demo: c-demo
+# The main job: the recipe's demonstrations through the Python front ends
+# (venv, pinned numpy and SWIG, numpy.i, both modules built from scratch).
+demo: py-demo
 
 # ---------------------------------------------------------------- install
 

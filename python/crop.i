@@ -1,0 +1,163 @@
+/* crop.i: Python module `crop` over the library's crop().
+ *
+ * crop(a, d1_0, d1_1, d2_0, d2_1) returns a new numpy array equal to
+ * a[d1_0:d1_1, d2_0:d2_1] that owns its malloc'd block (numpy.i's
+ * ARGOUTVIEWM_ARRAY2). The window must satisfy 0 <= d1_0 <= d1_1 < rows and
+ * 0 <= d2_0 <= d2_1 < columns (IndexError otherwise).
+ *
+ * The input plays the part of numpy.i's IN_ARRAY2, with a stricter
+ * conversion: numpy arrays must already have dtype numpy.intc (in any
+ * layout: they are made C-contiguous, copying only when needed); other
+ * array-likes such as nested lists are converted to intc only when numpy
+ * reads them as integers and every value fits in a C int.
+ */
+%module crop
+
+%{
+#include "crop.h"
+%}
+
+%include "eztypemaps.i"
+
+%{
+#ifndef NPY_RAVEL_AXIS
+#define NPY_RAVEL_AXIS NPY_MAXDIMS
+#endif
+
+/* 1 when every value of the integer array `a` fits in a C int, 0 when not,
+ * -1 with an exception set. */
+static int ez_fits_in_int(PyArrayObject *a)
+{
+    PyObject *bound;
+    long value;
+    int overflow = 0;
+
+    if (PyArray_SIZE(a) == 0)
+        return 1;
+    bound = PyArray_Min(a, NPY_RAVEL_AXIS, NULL);
+    if (bound == NULL)
+        return -1;
+    value = PyLong_AsLongAndOverflow(bound, &overflow);
+    Py_DECREF(bound);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow != 0 || value < INT_MIN)
+        return 0;
+    bound = PyArray_Max(a, NPY_RAVEL_AXIS, NULL);
+    if (bound == NULL)
+        return -1;
+    value = PyLong_AsLongAndOverflow(bound, &overflow);
+    Py_DECREF(bound);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    return overflow == 0 && value <= INT_MAX;
+}
+
+/* A new reference to an aligned, C-contiguous 2-D intc array with the values
+ * of `obj`, or NULL with an exception set. */
+static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
+{
+    PyArray_Descr *intc = PyArray_DescrFromType(NPY_INT);
+    PyArrayObject *arr = NULL;
+    PyArrayObject *out = NULL;
+
+    if (PyArray_Check(obj)) {
+        if (!PyArray_EquivTypes(PyArray_DESCR((PyArrayObject *)obj), intc)) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: expected an array of dtype intc (C int, %S), got dtype %S",
+                         func, (PyObject *)intc,
+                         (PyObject *)PyArray_DESCR((PyArrayObject *)obj));
+            goto done;
+        }
+        Py_INCREF(obj);
+        arr = (PyArrayObject *)obj;
+    } else {
+        /* Let numpy read the values as they are first, so that floats,
+         * booleans or out-of-range integers are refused, not truncated. */
+        arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+        if (arr == NULL)
+            goto done;
+        if (!PyArray_EquivTypes(PyArray_DESCR(arr), intc) && PyArray_SIZE(arr) > 0) {
+            int fits;
+            if (!PyArray_ISINTEGER(arr)) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s: expected integers for an intc (C int, %S) array, got values of dtype %S",
+                             func, (PyObject *)intc, (PyObject *)PyArray_DESCR(arr));
+                Py_CLEAR(arr);
+                goto done;
+            }
+            fits = ez_fits_in_int(arr);
+            if (fits <= 0) {
+                if (fits == 0)
+                    PyErr_Format(PyExc_OverflowError,
+                                 "%s: array values do not fit in a C int", func);
+                Py_CLEAR(arr);
+                goto done;
+            }
+        }
+    }
+    if (PyArray_NDIM(arr) != 2) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a 2-D array, got %d dimension(s)",
+                     func, PyArray_NDIM(arr));
+        goto done;
+    }
+    if (PyArray_DIM(arr, 0) > INT_MAX || PyArray_DIM(arr, 1) > INT_MAX) {
+        PyErr_Format(PyExc_OverflowError,
+                     "%s: array shape (%zd, %zd) does not fit in C ints", func,
+                     (Py_ssize_t)PyArray_DIM(arr, 0), (Py_ssize_t)PyArray_DIM(arr, 1));
+        goto done;
+    }
+    /* Casts (lists only, checked above) and makes it aligned and
+     * C-contiguous; returns `arr` itself when it already is. */
+    Py_INCREF(intc);
+    out = (PyArrayObject *)PyArray_FromArray(arr, intc,
+                                             NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+done:
+    Py_XDECREF(arr);
+    Py_DECREF(intc);
+    return out;
+}
+
+/* crop() failed: IndexError naming the window and the shape for EPERM,
+ * MemoryError naming the size for ENOMEM. */
+static void ez_raise_crop(int err, int dim1, int dim2,
+                          int d1_0, int d1_1, int d2_0, int d2_1)
+{
+    if (err == EPERM)
+        PyErr_Format(PyExc_IndexError,
+                     "crop: window [%d:%d, %d:%d] does not fit an array of shape (%d, %d): "
+                     "need 0 <= d1_0 <= d1_1 < %d and 0 <= d2_0 <= d2_1 < %d",
+                     d1_0, d1_1, d2_0, d2_1, dim1, dim2, dim1, dim2);
+    else if (err == ENOMEM)
+        PyErr_Format(PyExc_MemoryError,
+                     "crop: malloc of a %d x %d int block failed (ENOMEM)",
+                     d1_1 - d1_0, d2_1 - d2_0);
+    else
+        ez_raise_errno(err, "crop");
+}
+%}
+
+%typemap(in) (int *arr_in, int dim1, int dim2) (PyArrayObject *in_array = NULL)
+{
+    in_array = ez_intc_matrix($input, "$symname");
+    if (in_array == NULL) SWIG_fail;
+    $1 = (int *)PyArray_DATA(in_array);
+    $2 = (int)PyArray_DIM(in_array, 0);
+    $3 = (int)PyArray_DIM(in_array, 1);
+}
+%typemap(freearg) (int *arr_in, int dim1, int dim2)
+{
+    Py_XDECREF(in_array$argnum);
+}
+
+%apply (int **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
+
+%exception crop EZ_CALL(ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
+
+%feature("docstring") crop
+"crop(a, d1_0, d1_1, d2_0, d2_1) -> a new array equal to a[d1_0:d1_1, d2_0:d2_1]
+that owns its block. `a` is a 2-D array of dtype numpy.intc (any layout) or a
+nested list of integers that fit in a C int. IndexError unless
+0 <= d1_0 <= d1_1 < a.shape[0] and 0 <= d2_0 <= d2_1 < a.shape[1].";
+
+%include "crop.h"

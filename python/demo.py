@@ -1,0 +1,153 @@
+"""The SWIG memory-deallocation recipe's two demonstrations, run through the
+ezalloc library: first with the SWIG modules, then with the ctypes module.
+
+1. Allocation: 2048 arrays of 1024*1024 C ints (4 MiB each) are allocated
+   and dropped, each in a child process whose address space is capped
+   (RLIMIT_AS) at its size after start-up plus a stated headroom. Managed
+   arrays free their block when dropped, so all 2048 fit ("Done!"); leaking
+   arrays never do, so the allocations fail once the headroom is used up
+   ("Step N failed"). Every array is filled so that its pages are resident,
+   and the peak resident memory (ru_maxrss) of each child is reported.
+2. Crop: the recipe's non-contiguous 5x9 array, cropped to rows 2:4 and
+   columns 1:5, compared with numpy's own slicing.
+
+    python demo.py [--headroom-mib N]
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+
+N_ALLOCATIONS = 2048
+N_INTS = 1024 * 1024
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def front_end(name):
+    if name == "swig":
+        import crop
+        import ezalloc
+        return ezalloc.alloc_managed, ezalloc.alloc_leaking, crop.crop
+    import ezalloc_ctypes
+    return ezalloc_ctypes.alloc_managed, ezalloc_ctypes.alloc_leaking, ezalloc_ctypes.crop
+
+
+def allocation_child(front, variant, headroom_mib, touch):
+    """Runs in the child: caps the address space, then allocates and drops."""
+    alloc_managed, alloc_leaking, _ = front_end(front)
+    alloc = alloc_managed if variant == "managed" else alloc_leaking
+    with open("/proc/self/statm") as f:
+        start = int(f.read().split()[0]) * PAGE
+    cap = start + headroom_mib * (1 << 20)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    print(f"address space capped at {cap >> 20} MiB "
+          f"({start >> 20} MiB after start-up + {headroom_mib} MiB)")
+    for i in range(N_ALLOCATIONS):
+        try:
+            a = alloc(N_INTS)
+            if touch:
+                a.fill(i)
+            del a
+        except MemoryError:
+            print(f"Step {i} failed")
+            break
+    else:
+        print("Done!")
+    with open("/proc/self/status") as f:
+        hwm = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    print(f"vmhwm_kib={hwm}")
+
+
+def run_child(front, variant, headroom_mib, touch=True):
+    """Runs allocation_child in a child process. Returns its output, its
+    ru_maxrss and its VmHWM (KiB). ru_maxrss also counts what the child had
+    before exec (its parent's pages), VmHWM only what it had after."""
+    args = [sys.executable, os.path.abspath(__file__), "--child", front, variant,
+            "--headroom-mib", str(headroom_mib)]
+    if not touch:
+        args.append("--no-touch")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    output = child.stdout.read()
+    child.stdout.close()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"{args} exited with {child.returncode}:\n{output}")
+    lines = output.splitlines()
+    vmhwm_kib = int(lines[-1].removeprefix("vmhwm_kib="))
+    return "\n".join(lines[:-1]), usage.ru_maxrss, vmhwm_kib
+
+
+def allocation_demo(front, headroom_mib, peaks):
+    if front == "swig":
+        variants = [("managed", "ARGOUTVIEWM_ARRAY1 (managed arrays)"),
+                    ("leaking", "ARGOUTVIEW_ARRAY1 (unmanaged, leaking)")]
+    else:
+        variants = [("managed", "alloc_managed (managed arrays)"),
+                    ("leaking", "alloc_leaking (unmanaged, leaking)")]
+    for variant, title in variants:
+        print(f"{title} - {N_ALLOCATIONS} allocations ({4 * N_INTS} bytes each)")
+        output, peak_kib, _ = run_child(front, variant, headroom_mib)
+        print(output.rstrip())
+        print(f"peak resident memory of this run: {peak_kib // 1024} MiB")
+        print()
+        peaks.append((front, variant, output.strip().splitlines()[-1], peak_kib))
+
+
+def recipe_array():
+    import numpy
+    a = numpy.zeros((5, 10), numpy.intc)
+    a[numpy.arange(5), :] = numpy.arange(10)
+    b = numpy.transpose([(10 ** numpy.arange(5))]).astype(numpy.intc)
+    return (a * b)[:, 1:]          # most likely NOT contiguous
+
+
+def crop_demo(front):
+    import numpy
+    crop = front_end(front)[2]
+    a = recipe_array()
+    print(a)
+    print(f"dim1={a.shape[0]} dim2={a.shape[1]} (C-contiguous: {a.flags.c_contiguous})")
+    d1_0, d1_1, d2_0, d2_1 = 2, 4, 1, 5
+    c = crop(a, d1_0, d1_1, d2_0, d2_1)
+    d = a[d1_0:d1_1, d2_0:d2_1]
+    print(f"crop(a, {d1_0}, {d1_1}, {d2_0}, {d2_1}) returned array:")
+    print(c)
+    print("native slicing:")
+    print(d)
+    assert c.dtype == d.dtype and numpy.array_equal(c, d)
+    print("equal: yes")
+    print()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--headroom-mib", type=int, default=1024,
+                        help="address space allowed beyond the child's start-up size (default 1024)")
+    parser.add_argument("--child", nargs=2, metavar=("FRONT_END", "VARIANT"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--no-touch", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        allocation_child(*args.child, args.headroom_mib, touch=not args.no_touch)
+        return
+
+    peaks = []
+    for front, title in [("swig", "SWIG modules (ezalloc, crop)"),
+                         ("ctypes", "ctypes module (ezalloc_ctypes)")]:
+        print("=" * 72)
+        print(f"{title} over the Rust library")
+        print("=" * 72)
+        allocation_demo(front, args.headroom_mib, peaks)
+        crop_demo(front)
+
+    print("Peak resident memory (ru_maxrss) of each allocation run:")
+    for front, variant, result, peak_kib in peaks:
+        print(f"  {front:7} {variant:8} {result:18} {peak_kib // 1024:6} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""ctypes front end of the ezalloc C library, the same API as the SWIG modules.
+
+    import ezalloc_ctypes as ez
+    a = ez.alloc_managed(10)                 # 10 C ints, uninitialised
+    c = ez.crop(matrix, d1_0, d1_1, d2_0, d2_1)   # == matrix[d1_0:d1_1, d2_0:d2_1]
+
+Arrays from alloc_managed() and crop() are zero-copy views of the block the
+library allocated; their base is a small owner object that releases the block
+through ezalloc_free() exactly once, when the last array or view that refers
+to it is gone. alloc_leaking() returns a view that nothing frees (it exists
+to demonstrate the leak). Errors raise the same exceptions as the SWIG
+modules: MemoryError (ENOMEM), IndexError (EPERM), ValueError (EINVAL),
+Exception (any other errno), TypeError / OverflowError for bad arguments.
+
+The shared library is found at $EZALLOC_LIB if set, else beside this module,
+else in the cargo target directory ../target/release or ../target/debug.
+"""
+
+import ctypes
+import errno as _errno
+import operator
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["alloc_managed", "alloc_leaking", "crop", "LIBRARY_PATH"]
+
+_LIB_NAME = "libezalloc.so"
+_INT_MIN = -(2 ** 31)
+_INT_MAX = 2 ** 31 - 1
+_INTC = np.dtype(np.intc)
+_TYPESTR = _INTC.str
+_INT_SIZE = _INTC.itemsize
+
+
+def _find_library():
+    env = os.environ.get("EZALLOC_LIB")
+    if env:
+        if not os.path.isfile(env):
+            raise ImportError(f"EZALLOC_LIB={env} is not a file")
+        return env
+    here = Path(__file__).resolve().parent
+    candidates = [here / _LIB_NAME,
+                  here.parent / "target" / "release" / _LIB_NAME,
+                  here.parent / "target" / "debug" / _LIB_NAME]
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    raise ImportError(
+        f"{_LIB_NAME} not found: set EZALLOC_LIB to its path, or build it with "
+        "`cargo build --release` (looked in: "
+        + ", ".join(str(c) for c in candidates) + ")")
+
+
+LIBRARY_PATH = _find_library()
+_lib = ctypes.CDLL(LIBRARY_PATH, use_errno=True)
+
+_c_int = ctypes.c_int
+_c_void_p = ctypes.c_void_p
+_set_errno = ctypes.set_errno
+_get_errno = ctypes.get_errno
+
+_alloc = _lib.alloc
+_alloc.argtypes = [_c_int, ctypes.POINTER(_c_void_p), ctypes.POINTER(_c_int)]
+_alloc.restype = None
+
+_crop = _lib.crop
+_crop.argtypes = [_c_void_p, _c_int, _c_int, _c_int, _c_int, _c_int, _c_int,
+                  ctypes.POINTER(_c_void_p), ctypes.POINTER(_c_int),
+                  ctypes.POINTER(_c_int)]
+_crop.restype = None
+
+_free = _lib.ezalloc_free
+_free.argtypes = [_c_void_p]
+_free.restype = None
+
+
+class _Block:
+    """Owns one block from the library; numpy keeps it as the arrays' base."""
+
+    __slots__ = ("__array_interface__", "address")
+    _free = _free   # looked up at deletion, also during interpreter shutdown
+
+    def __init__(self, address, shape):
+        self.address = address
+        self.__array_interface__ = {"data": (address, False), "shape": shape,
+                                    "typestr": _TYPESTR, "version": 3}
+
+    def __del__(self):
+        address, self.address = self.address, None
+        if address is not None:
+            self._free(address)
+
+    def __repr__(self):
+        return f"<ezalloc block at {self.address:#x}>" if self.address else "<ezalloc block (freed)>"
+
+
+class _View:
+    """Describes a block without owning it (alloc_leaking)."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, address, shape):
+        self.__array_interface__ = {"data": (address, False), "shape": shape,
+                                    "typestr": _TYPESTR, "version": 3}
+
+
+def _as_int(value, func, name):
+    """Any integer (anything with __index__) as a C int; like the SWIG typemap."""
+    if type(value) is not int:
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{func}: argument '{name}' must be an integer, "
+                            f"not '{type(value).__name__}'") from None
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise OverflowError(f"{func}: argument '{name}' = {value} does not fit in a C int")
+    return value
+
+
+def _raise_errno(err, func):
+    if err == _errno.EINVAL:
+        raise ValueError(f"{func}: invalid argument (EINVAL: a NULL or misaligned "
+                         "pointer reached the library)")
+    exc = MemoryError if err == _errno.ENOMEM else IndexError if err == _errno.EPERM else Exception
+    raise exc(f"{func}: failed with errno {err} ({os.strerror(err)})")
+
+
+def _alloc_block(ni, func):
+    if type(ni) is not int or not _INT_MIN <= ni <= _INT_MAX:
+        ni = _as_int(ni, func, "ni")
+    block = _c_void_p()
+    n = _c_int()
+    _set_errno(0)
+    _alloc(ni, block, n)        # ctypes passes the out-parameters by reference
+    err = _get_errno()
+    if err:
+        if err == _errno.ENOMEM:
+            raise MemoryError(f"{func}({ni}): malloc of {(ni * _INT_SIZE) % 2 ** 64} bytes "
+                              "failed (ENOMEM)")
+        _raise_errno(err, func)
+    return block.value, n.value
+
+
+def alloc_managed(ni):
+    """alloc_managed(ni) -> numpy array of ni C ints (uninitialised) that owns
+    its block; the block is freed when the last array or view using it is
+    gone. MemoryError when malloc fails (a negative ni always fails)."""
+    address, n = _alloc_block(ni, "alloc_managed")
+    return np.asarray(_Block(address, (n,)))
+
+
+def alloc_leaking(ni):
+    """alloc_leaking(ni) -> numpy array of ni C ints that only views its
+    block: the block is never freed (kept to demonstrate the leak)."""
+    address, n = _alloc_block(ni, "alloc_leaking")
+    return np.asarray(_View(address, (n,)))
+
+
+def _intc_matrix(a):
+    """`a` as an aligned C-contiguous 2-D intc array; like the SWIG typemap."""
+    if isinstance(a, np.ndarray):
+        if a.dtype != _INTC:
+            raise TypeError(f"crop: expected an array of dtype intc (C int, {_INTC}), "
+                            f"got dtype {a.dtype}")
+    else:
+        a = np.asarray(a)
+        if a.dtype != _INTC and a.size:
+            if a.dtype.kind not in "iu":
+                raise TypeError(f"crop: expected integers for an intc (C int, {_INTC}) "
+                                f"array, got values of dtype {a.dtype}")
+            if int(a.min()) < _INT_MIN or int(a.max()) > _INT_MAX:
+                raise OverflowError("crop: array values do not fit in a C int")
+        a = a.astype(_INTC, copy=False)
+    if a.ndim != 2:
+        raise TypeError(f"crop: expected a 2-D array, got {a.ndim} dimension(s)")
+    dim1, dim2 = a.shape
+    if dim1 > _INT_MAX or dim2 > _INT_MAX:
+        raise OverflowError(f"crop: array shape ({dim1}, {dim2}) does not fit in C ints")
+    flags = a.flags
+    if not (flags.c_contiguous and flags.aligned):
+        a = np.array(a, order="C")
+    return a, dim1, dim2
+
+
+def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
+    """crop(a, d1_0, d1_1, d2_0, d2_1) -> a new array equal to
+    a[d1_0:d1_1, d2_0:d2_1] that owns its block. `a` is a 2-D array of dtype
+    numpy.intc (any layout) or a nested list of integers that fit in a C int.
+    IndexError unless 0 <= d1_0 <= d1_1 < a.shape[0] and
+    0 <= d2_0 <= d2_1 < a.shape[1]."""
+    a, dim1, dim2 = _intc_matrix(arr_in)
+    # Plain ints in range skip the conversion call (it is per-call overhead).
+    if type(d1_0) is not int or not _INT_MIN <= d1_0 <= _INT_MAX:
+        d1_0 = _as_int(d1_0, "crop", "d1_0")
+    if type(d1_1) is not int or not _INT_MIN <= d1_1 <= _INT_MAX:
+        d1_1 = _as_int(d1_1, "crop", "d1_1")
+    if type(d2_0) is not int or not _INT_MIN <= d2_0 <= _INT_MAX:
+        d2_0 = _as_int(d2_0, "crop", "d2_0")
+    if type(d2_1) is not int or not _INT_MIN <= d2_1 <= _INT_MAX:
+        d2_1 = _as_int(d2_1, "crop", "d2_1")
+    block = _c_void_p()
+    rows = _c_int()
+    cols = _c_int()
+    _set_errno(0)
+    _crop(a.ctypes.data, dim1, dim2, d1_0, d1_1, d2_0, d2_1, block, rows, cols)
+    err = _get_errno()
+    if err:
+        if err == _errno.EPERM:
+            raise IndexError(
+                f"crop: window [{d1_0}:{d1_1}, {d2_0}:{d2_1}] does not fit an array of "
+                f"shape ({dim1}, {dim2}): need 0 <= d1_0 <= d1_1 < {dim1} and "
+                f"0 <= d2_0 <= d2_1 < {dim2}")
+        if err == _errno.ENOMEM:
+            raise MemoryError(f"crop: malloc of a {d1_1 - d1_0} x {d2_1 - d2_0} int "
+                              "block failed (ENOMEM)")
+        _raise_errno(err, "crop")
+    return np.asarray(_Block(block.value, (rows.value, cols.value)))
