@@ -48,7 +48,8 @@ $(LIB_A) $(LIB_SO) $(HEADERS): lib
 
 # ---------------------------------------------------------------- tests
 
-test: check-headers cargo-test c-test c-test-valgrind test-install py-test
+test: check-headers cargo-test c-test c-test-valgrind c-test-reliability c-test-sanitize \
+	test-install py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -111,6 +112,21 @@ c-demo: lib
 # (venv, pinned numpy and SWIG, numpy.i, both modules built from scratch).
 demo: py-demo
 
+# ---------------------------------------------------------------- bench
+
+BENCH_DIR := target/bench
+
+$(BENCH_DIR)/libbaseline.so: bench/baseline.c $(HEADERS) lib
+	mkdir -p $(BENCH_DIR)
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared -Iinclude $< -o $@ \
+	  -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
+
+# Figures, not pass/fail: the Python table (numpy side by side), then the
+# raw Rust functions under criterion.
+bench: py-build $(BENCH_DIR)/libbaseline.so
+	$(abspath $(VENV_PY)) bench/bench.py
+	$(CARGO) bench --bench crop
+
 # ---------------------------------------------------------------- install
 
 ezalloc.pc: ezalloc.pc.in Cargo.toml
@@ -140,4 +156,6 @@ clean:
 	$(CARGO) clean
 	rm -f ezalloc.pc
 
+# Reliability (malloc failure, threads) and sanitizer builds of the C tests.
+include c_tests/c_tests.mk
 -include python/python.mk

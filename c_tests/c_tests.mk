@@ -1,0 +1,95 @@
+# Reliability and sanitizer C tests; included by the top Makefile after its
+# own variables (CC, CFLAGS_TEST, LIB_A, LIB_SO, LIBDIR_BUILD, STATIC_LIBS,
+# HEADERS, C_TEST_DIR, C_TESTS, VALGRIND, VALGRIND_FLAGS and the `lib` target).
+#
+#   make c-test-reliability  malloc failure injection and 8-thread tests,
+#                            plainly and under valgrind memcheck
+#   make c-test-sanitize     every C test built with ASan + UBSan against the
+#                            static library, in $(C_TEST_DIR)/asan/
+#   make c-test-tsan         the threads test under ThreadSanitizer (optional)
+#   make failmalloc-preload  $(C_TEST_DIR)/libfailmalloc.so, an LD_PRELOAD
+#                            malloc that fails on demand (for the Python tests)
+
+.PHONY: c-test-reliability c-test-sanitize c-test-tsan failmalloc-preload
+
+FAILMALLOC_SO := $(C_TEST_DIR)/libfailmalloc.so
+# -D_GNU_SOURCE: RTLD_DEFAULT, pthread barriers.
+RELIABILITY_CFLAGS := $(CFLAGS_TEST) -D_GNU_SOURCE -pthread
+RELIABILITY_DEPS := c_tests/check.h $(HEADERS) lib
+# Static library, failures injected with -Wl,--wrap=malloc.
+WRAP_LINK := -Wl,--wrap=malloc $(LIB_A) $(STATIC_LIBS)
+SHARED_LINK := -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
+
+# Run plainly and under valgrind.
+RELIABILITY_BINS := $(C_TEST_DIR)/test_failmalloc-wrap \
+	$(C_TEST_DIR)/test_threads-wrap $(C_TEST_DIR)/test_threads-shared
+# Run plainly only, with LD_PRELOAD: under valgrind its own malloc, preloaded
+# first, wins over libfailmalloc.so's.
+PRELOAD_BIN := $(C_TEST_DIR)/test_failmalloc-preload
+
+$(FAILMALLOC_SO): c_tests/failmalloc_preload.c | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) -fPIC -shared $< -o $@
+
+failmalloc-preload: $(FAILMALLOC_SO)
+
+$(C_TEST_DIR)/test_failmalloc-wrap: c_tests/test_failmalloc.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) $< -o $@ $(WRAP_LINK)
+
+$(PRELOAD_BIN): c_tests/test_failmalloc.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) -DFAILMALLOC_PRELOAD $< -o $@ $(SHARED_LINK) -ldl
+
+$(C_TEST_DIR)/test_threads-wrap: c_tests/test_threads.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) -DWRAP_MALLOC $< -o $@ $(WRAP_LINK)
+
+$(C_TEST_DIR)/test_threads-shared: c_tests/test_threads.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) $< -o $@ $(SHARED_LINK)
+
+c-test-reliability: $(RELIABILITY_BINS) $(PRELOAD_BIN) $(FAILMALLOC_SO)
+	@for t in $(RELIABILITY_BINS); do echo "== $$t"; ./$$t || exit 1; done
+	@echo "== LD_PRELOAD=$(FAILMALLOC_SO) $(PRELOAD_BIN)"
+	@LD_PRELOAD=$(CURDIR)/$(FAILMALLOC_SO) ./$(PRELOAD_BIN)
+	@for t in $(RELIABILITY_BINS); do echo "== valgrind $$t"; \
+	  EZALLOC_TEST_UNDER_VALGRIND=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$$t || exit 1; done
+
+# ---------------------------------------------------------------- sanitizers
+# The test programs are instrumented; the Rust library is not, but its
+# malloc/free go through ASan's allocator, so leaks, double frees and
+# overflows of the blocks it returns are caught. The tests ask malloc for
+# sizes near 2^64 on purpose: allocator_may_return_null makes that NULL.
+
+SANITIZE_DIR := $(C_TEST_DIR)/asan
+SANITIZE_CFLAGS := $(CFLAGS_TEST) -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all
+SANITIZE_ENV := ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+SANITIZE_BINS := $(addprefix $(SANITIZE_DIR)/,$(C_TESTS) test_failmalloc test_threads)
+
+$(SANITIZE_DIR):
+	mkdir -p $@
+
+$(SANITIZE_DIR)/%: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(SANITIZE_DIR)
+	$(CC) $(SANITIZE_CFLAGS) $< -o $@ $(LIB_A) $(STATIC_LIBS)
+
+$(SANITIZE_DIR)/test_failmalloc: c_tests/test_failmalloc.c $(RELIABILITY_DEPS) | $(SANITIZE_DIR)
+	$(CC) $(SANITIZE_CFLAGS) -D_GNU_SOURCE $< -o $@ $(WRAP_LINK)
+
+$(SANITIZE_DIR)/test_threads: c_tests/test_threads.c $(RELIABILITY_DEPS) | $(SANITIZE_DIR)
+	$(CC) $(SANITIZE_CFLAGS) -D_GNU_SOURCE -pthread -DWRAP_MALLOC $< -o $@ $(WRAP_LINK)
+
+c-test-sanitize: $(SANITIZE_BINS)
+	@for t in $(SANITIZE_BINS); do echo "== asan+ubsan $$t"; \
+	  $(SANITIZE_ENV) ./$$t || exit 1; done
+
+# ThreadSanitizer (optional, not part of `make test`): the threads test with
+# EZALLOC_THREADS=1. The Rust library is not instrumented, so TSan cannot see
+# how std::thread::scope joins crop's helper threads and reports the test's
+# reads of a large crop's output as races; with one thread there are none.
+TSAN_BIN := $(C_TEST_DIR)/tsan/test_threads
+
+$(TSAN_BIN): c_tests/test_threads.c $(RELIABILITY_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(RELIABILITY_CFLAGS) -fsanitize=thread -DWRAP_MALLOC $< -o $@ $(WRAP_LINK)
+
+c-test-tsan: $(TSAN_BIN)
+	@echo "== tsan $(TSAN_BIN)"
+	@EZALLOC_THREADS=1 TSAN_OPTIONS=allocator_may_return_null=1:halt_on_error=1 ./$(TSAN_BIN)
