@@ -33,7 +33,7 @@ static long check_failures;
 /* Under valgrind, calls that ask malloc for sizes near 2^64 are skipped:
  * valgrind reports such an argument as an error. The plain and sanitizer runs
  * make them. */
-static int huge_sizes_allowed(void)
+static inline int huge_sizes_allowed(void)
 {
     return getenv("EZALLOC_TEST_UNDER_VALGRIND") == NULL;
 }

@@ -8,8 +8,8 @@ use std::ptr;
 
 use libc::{c_int, c_void};
 
-use crate::Error;
 use crate::window::{self, Shape, Window};
+use crate::{Error, parallel};
 
 /// Runs `body` with panics caught and sets `errno`: the error's value on
 /// failure, the value `errno` had on entry on success.
@@ -146,8 +146,8 @@ pub unsafe extern "C" fn crop(
             // (its size was checked against isize::MAX above).
             unsafe { std::slice::from_raw_parts(arr_in.add(start), len) }
         };
-        let threads = window::crop_threads();
-        window::copy_window_parallel(src, dim2 as usize, checked, block.as_uninit_mut(), threads);
+        let threads = parallel::crop_threads();
+        parallel::copy_window_parallel(src, dim2 as usize, checked, block.as_uninit_mut(), threads);
         Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {

@@ -14,6 +14,7 @@
 
 pub mod block;
 pub mod ffi;
+pub mod parallel;
 pub mod window;
 
 pub use block::MallocBlock;

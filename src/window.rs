@@ -1,7 +1,6 @@
 //! The semantics of the original `alloc()` and `crop()`, in safe Rust.
 
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, OnceLock, PoisonError};
 
 use libc::c_int;
 
@@ -109,75 +108,6 @@ pub fn copy_window(src: &[c_int], stride: usize, shape: Shape, dst: &mut [MaybeU
     }
 }
 
-/// Outputs smaller than this are copied on the calling thread alone: starting
-/// a thread costs more than it saves below a few MiB.
-pub const PARALLEL_MIN_BYTES: usize = 8 << 20;
-
-/// A band of rows to copy: a part of [`copy_window`]'s work.
-struct Band<'a> {
-    src: &'a [c_int],
-    stride: usize,
-    shape: Shape,
-    dst: &'a mut [MaybeUninit<c_int>],
-}
-
-impl Band<'_> {
-    fn copy(self) {
-        copy_window(self.src, self.stride, self.shape, self.dst);
-    }
-}
-
-/// Copies the band in `slot` unless another thread already took it.
-fn take_and_copy(slot: &Mutex<Option<Band<'_>>>) {
-    let band = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-    if let Some(band) = band {
-        band.copy();
-    }
-}
-
-/// Copies a window like [`copy_window`], splitting the rows across up to
-/// `threads` threads (the calling thread included) when the output is at
-/// least [`PARALLEL_MIN_BYTES`]. A helper thread that cannot start leaves its
-/// band to the calling thread, so the copy always completes.
-pub fn copy_window_parallel(
-    src: &[c_int],
-    stride: usize,
-    shape: Shape,
-    dst: &mut [MaybeUninit<c_int>],
-    threads: usize,
-) {
-    let (rows, cols) = (shape.rows as usize, shape.cols as usize);
-    let threads = threads.clamp(1, rows.max(1));
-    let bytes = shape.len() * size_of::<c_int>();
-    if threads == 1 || bytes < PARALLEL_MIN_BYTES {
-        return copy_window(src, stride, shape, dst);
-    }
-    let rows_per = rows.div_ceil(threads);
-    let mut bands = dst
-        .chunks_mut(rows_per * cols)
-        .enumerate()
-        .map(|(k, dst)| Band {
-            src: &src[k * rows_per * stride..],
-            stride,
-            shape: Shape {
-                rows: (dst.len() / cols) as c_int,
-                cols: shape.cols,
-            },
-            dst,
-        });
-    let mine = bands.next().expect("a non-empty window has a first band");
-    let others: Vec<Mutex<Option<Band<'_>>>> = bands.map(|b| Mutex::new(Some(b))).collect();
-    std::thread::scope(|scope| {
-        for slot in &others {
-            let started = std::thread::Builder::new().spawn_scoped(scope, || take_and_copy(slot));
-            if started.is_err() {
-                take_and_copy(slot);
-            }
-        }
-        mine.copy();
-    });
-}
-
 /// The block for a crop's output: `malloc(rows * cols * sizeof(int))`, the
 /// size computed without overflow, advised to use huge pages when large.
 pub fn output_block(shape: Shape) -> Result<MallocBlock, Error> {
@@ -185,28 +115,4 @@ pub fn output_block(shape: Shape) -> Result<MallocBlock, Error> {
     let block = MallocBlock::with_bytes(bytes).ok_or(Error::NoMem)?;
     block.advise_huge_pages();
     Ok(block)
-}
-
-/// The environment variable that sets how many threads a large crop may use
-/// (`1`: the calling thread only).
-pub const THREADS_VAR: &str = "EZALLOC_THREADS";
-
-/// Threads for a large crop: `EZALLOC_THREADS` when it is a positive integer,
-/// else the available cores, and never more than the available cores. Read
-/// once, at the first call.
-pub fn crop_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        threads_setting(std::env::var(THREADS_VAR).ok().as_deref(), cores)
-    })
-}
-
-/// The thread count for a setting of [`THREADS_VAR`] and a number of cores.
-pub fn threads_setting(var: Option<&str>, cores: usize) -> usize {
-    let cores = cores.max(1);
-    match var.and_then(|v| v.trim().parse::<usize>().ok()) {
-        Some(n) if n > 0 => n.min(cores),
-        _ => cores,
-    }
 }

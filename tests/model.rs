@@ -238,7 +238,8 @@ fn a_panic_is_caught_and_reported() {
 
 #[test]
 fn parallel_copy_equals_the_plain_copy() {
-    use ezalloc::window::{PARALLEL_MIN_BYTES, copy_window, copy_window_parallel};
+    use ezalloc::parallel::{PARALLEL_MIN_BYTES, copy_window_parallel};
+    use ezalloc::window::copy_window;
     use std::mem::MaybeUninit;
     // A window just above the threshold, and one with fewer rows than threads.
     let (dim1, dim2) = (1500, 1700);
@@ -296,7 +297,7 @@ fn parallel_copy_equals_the_plain_copy() {
 
 #[test]
 fn thread_setting_is_bounded_by_the_cores() {
-    use ezalloc::window::threads_setting;
+    use ezalloc::parallel::threads_setting;
     assert_eq!(threads_setting(None, 2), 2);
     assert_eq!(threads_setting(Some("1"), 8), 1);
     assert_eq!(threads_setting(Some("4"), 2), 2);
@@ -304,6 +305,7 @@ fn thread_setting_is_bounded_by_the_cores() {
     assert_eq!(threads_setting(Some("0"), 2), 2);
     assert_eq!(threads_setting(Some("many"), 2), 2);
     assert_eq!(threads_setting(Some("5"), 0), 1);
+    assert_eq!(threads_setting(None, 64), ezalloc::parallel::MAX_THREADS);
 }
 
 #[test]
