@@ -162,3 +162,6 @@ clean:
 # Reliability (malloc failure, threads) and sanitizer builds of the C tests.
 include c_tests/c_tests.mk
 -include python/python.mk
+
+# The Python failure-injection tests preload libfailmalloc.so.
+py-test: failmalloc-preload

@@ -57,9 +57,17 @@ static int ez_as_int(PyObject *obj, int *out, const char *func, const char *arg)
 
     if (index == NULL) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            /* The type's __name__ ('float64', not tp_name's
+             * 'numpy.float64'), as the ctypes module reports it. */
+            PyObject *name;
+            PyErr_Clear();
+            name = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "__name__");
+            if (name == NULL)
+                return -1;
             PyErr_Format(PyExc_TypeError,
-                         "%s: argument '%s' must be an integer, not '%.200s'",
-                         func, arg, Py_TYPE(obj)->tp_name);
+                         "%s: argument '%s' must be an integer, not '%S'",
+                         func, arg, name);
+            Py_DECREF(name);
         }
         return -1;
     }
