@@ -58,6 +58,7 @@ _lib = ctypes.CDLL(LIBRARY_PATH, use_errno=True)
 
 _c_int = ctypes.c_int
 _c_void_p = ctypes.c_void_p
+_addressof = ctypes.addressof
 _set_errno = ctypes.set_errno
 _get_errno = ctypes.get_errno
 
@@ -158,6 +159,15 @@ def alloc_leaking(ni):
     return np.asarray(_View(address, (n,)))
 
 
+def _address(a):
+    """Address of a C-contiguous array's data. A ctypes view of a writable
+    buffer is about three times cheaper to get than `a.ctypes.data`; read-only
+    arrays take the general path."""
+    if a.flags.writeable and a.size:
+        return _addressof(_c_int.from_buffer(a))
+    return a.ctypes.data
+
+
 def _intc_matrix(a):
     """`a` as an aligned C-contiguous 2-D intc array; like the SWIG typemap."""
     if isinstance(a, np.ndarray):
@@ -204,7 +214,7 @@ def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
     rows = _c_int()
     cols = _c_int()
     _set_errno(0)
-    _crop(a.ctypes.data, dim1, dim2, d1_0, d1_1, d2_0, d2_1, block, rows, cols)
+    _crop(_address(a), dim1, dim2, d1_0, d1_1, d2_0, d2_1, block, rows, cols)
     err = _get_errno()
     if err:
         if err == _errno.EPERM:
