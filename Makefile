@@ -49,7 +49,7 @@ $(LIB_A) $(LIB_SO) $(HEADERS): lib
 # ---------------------------------------------------------------- tests
 
 test: check-headers cargo-test c-test c-test-valgrind c-test-reliability c-test-sanitize \
-	test-install py-test
+	c-test-tsan test-install py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -86,18 +86,21 @@ c-test-valgrind: $(C_TEST_BINS)
 	  EZALLOC_TEST_UNDER_VALGRIND=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$$t || exit 1; done
 
 # Install into a scratch prefix and build a program with pkg-config there,
-# against the shared library and against the static one.
+# against the shared library and against the static one (which must not
+# need libezalloc.so at run time).
 test-install: lib
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(MAKE) --no-print-directory install PREFIX=$$tmp >/dev/null && \
-	export PKG_CONFIG_PATH=$$tmp/lib/pkgconfig && \
+	$(MAKE) --no-print-directory install PREFIX=$$tmp/prefix >/dev/null && \
+	export PKG_CONFIG_PATH=$$tmp/prefix/lib/pkgconfig && \
 	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo-shared \
-	  $$($(PKG_CONFIG) --cflags --libs ezalloc) -Wl,-rpath,$$tmp/lib && \
-	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo-static -Wl,--as-needed \
-	  $$($(PKG_CONFIG) --cflags ezalloc) $$tmp/lib/libezalloc.a $$($(PKG_CONFIG) --static --libs ezalloc) && \
+	  $$($(PKG_CONFIG) --cflags --libs ezalloc) -Wl,-rpath,$$($(PKG_CONFIG) --variable=libdir ezalloc) && \
+	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo-static -Wl,--no-as-needed \
+	  $$($(PKG_CONFIG) --cflags --libs ezalloc-static) && \
 	! readelf -d $$tmp/demo-static | grep -q 'libezalloc.so' && \
 	$$tmp/demo-shared >/dev/null && $$tmp/demo-static >/dev/null && \
-	echo "install: pkg-config builds (shared and static) under $$tmp work"
+	$(MAKE) --no-print-directory uninstall PREFIX=$$tmp/prefix >/dev/null && \
+	test -z "$$(find $$tmp/prefix -type f -o -type l)" && \
+	echo "install: pkg-config builds (shared and static) under $$tmp work; uninstall removes every file"
 
 lint:
 	$(CARGO) fmt --check
@@ -132,32 +135,39 @@ bench: py-build $(BENCH_DIR)/libbaseline.so
 
 # ---------------------------------------------------------------- install
 
-ezalloc.pc: ezalloc.pc.in Cargo.toml
+# pkg-config files: ezalloc (shared; Libs.private for --static) and
+# ezalloc-static (links libezalloc.a itself).
+PC_FILES := ezalloc.pc ezalloc-static.pc
+
+%.pc: %.pc.in Cargo.toml
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' $< > $@
 
-install: lib
-	rm -f ezalloc.pc && $(MAKE) --no-print-directory ezalloc.pc
+# Installs what `make` built; it does not build (so `sudo make install`
+# needs no Rust toolchain on root's PATH).
+install:
+	@test -f $(LIB_A) -a -f $(LIB_SO) || { echo "nothing built: run 'make' first"; exit 1; }
+	rm -f $(PC_FILES) && $(MAKE) --no-print-directory $(PC_FILES)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ezalloc $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libezalloc.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(VERSION)
 	ln -sf libezalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(MAJOR)
 	ln -sf libezalloc.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libezalloc.so
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/ezalloc
-	install -m 644 ezalloc.pc $(DESTDIR)$(PKGCONFIGDIR)/ezalloc.pc
-	rm -f ezalloc.pc
+	install -m 644 $(PC_FILES) $(DESTDIR)$(PKGCONFIGDIR)
+	rm -f $(PC_FILES)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libezalloc.a $(DESTDIR)$(LIBDIR)/libezalloc.so \
 	  $(DESTDIR)$(LIBDIR)/libezalloc.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(VERSION) \
-	  $(DESTDIR)$(PKGCONFIGDIR)/ezalloc.pc
+	  $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(PC_FILES))
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/ezalloc/,$(notdir $(HEADERS)))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/ezalloc
 
 clean:
 	$(CARGO) clean
-	rm -f ezalloc.pc
+	rm -f $(PC_FILES)
 
 # Reliability (malloc failure, threads) and sanitizer builds of the C tests.
 include c_tests/c_tests.mk

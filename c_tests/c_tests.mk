@@ -6,7 +6,7 @@
 #                            plainly and under valgrind memcheck
 #   make c-test-sanitize     every C test built with ASan + UBSan against the
 #                            static library, in $(C_TEST_DIR)/asan/
-#   make c-test-tsan         the threads test under ThreadSanitizer (optional)
+#   make c-test-tsan         the threads test under ThreadSanitizer
 #   make failmalloc-preload  $(C_TEST_DIR)/libfailmalloc.so, an LD_PRELOAD
 #                            malloc that fails on demand (for the Python tests)
 
@@ -80,10 +80,9 @@ c-test-sanitize: $(SANITIZE_BINS)
 	@for t in $(SANITIZE_BINS); do echo "== asan+ubsan $$t"; \
 	  $(SANITIZE_ENV) ./$$t || exit 1; done
 
-# ThreadSanitizer (optional, not part of `make test`): the threads test with
-# EZALLOC_THREADS=1. The Rust library is not instrumented, so TSan cannot see
-# how std::thread::scope joins crop's helper threads and reports the test's
-# reads of a large crop's output as races; with one thread there are none.
+# ThreadSanitizer: the threads test, crop's helper threads included (they
+# are pthreads, whose creation and joining TSan intercepts even though the
+# Rust library itself is not instrumented).
 TSAN_BIN := $(C_TEST_DIR)/tsan/test_threads
 
 $(TSAN_BIN): c_tests/test_threads.c $(RELIABILITY_DEPS)
@@ -92,4 +91,4 @@ $(TSAN_BIN): c_tests/test_threads.c $(RELIABILITY_DEPS)
 
 c-test-tsan: $(TSAN_BIN)
 	@echo "== tsan $(TSAN_BIN)"
-	@EZALLOC_THREADS=1 TSAN_OPTIONS=allocator_may_return_null=1:halt_on_error=1 ./$(TSAN_BIN)
+	@TSAN_OPTIONS=allocator_may_return_null=1:halt_on_error=1 ./$(TSAN_BIN)

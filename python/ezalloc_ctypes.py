@@ -13,10 +13,12 @@ modules: MemoryError (ENOMEM), IndexError (EPERM), ValueError (EINVAL),
 Exception (any other errno), TypeError / OverflowError for bad arguments.
 
 The shared library is found at $EZALLOC_LIB if set, else beside this module,
-else in the cargo target directory ../target/release or ../target/debug.
+else in the cargo target directory ../target/release or ../target/debug,
+else installed on the system library path (ctypes.util.find_library).
 """
 
 import ctypes
+import ctypes.util
 import errno as _errno
 import operator
 import os
@@ -47,10 +49,14 @@ def _find_library():
     for candidate in candidates:
         if candidate.is_file():
             return str(candidate)
+    # Last, an installed library (`make install`), by its soname.
+    installed = ctypes.util.find_library("ezalloc")
+    if installed:
+        return installed
     raise ImportError(
-        f"{_LIB_NAME} not found: set EZALLOC_LIB to its path, or build it with "
-        "`cargo build --release` (looked in: "
-        + ", ".join(str(c) for c in candidates) + ")")
+        f"{_LIB_NAME} not found: set EZALLOC_LIB to its path, build it with "
+        "`cargo build --release`, or install it with `make install` (looked in: "
+        + ", ".join(str(c) for c in candidates) + ", and the system library path)")
 
 
 LIBRARY_PATH = _find_library()

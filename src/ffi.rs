@@ -86,6 +86,11 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
 /// Nothing is printed.
 ///
+/// Outputs of 8 MiB or more are copied by up to `EZALLOC_THREADS` threads
+/// (default: the cores this thread may run on; at most 8; read once, at the
+/// first call): the calling thread and helper pthreads, all joined before
+/// crop() returns. A helper that cannot start leaves its rows to the caller.
+///
 /// errno: left unchanged on success.
 /// - EPERM: the window fails the check above; `*arr_out` is NULL and both
 ///   dims out are 0. A bad window is EPERM even when `arr_in` is NULL.
