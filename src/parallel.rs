@@ -110,8 +110,58 @@ type Slot<'a> = Mutex<Option<Band<'a>>>;
 fn take_and_copy(slot: &Slot<'_>) {
     let band = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(b) = band {
-        copy_window(b.src, b.stride, b.shape, b.dst);
+        copy_window_streaming(b.src, b.stride, b.shape, b.dst);
     }
+}
+
+/// [`copy_window`] for large outputs: on x86_64 the rows are written with
+/// non-temporal (streaming) stores, which do not read the destination into
+/// the cache first and do not evict the input. The stores are fenced before
+/// returning, so the copy is complete and visible to whoever joins this
+/// thread.
+fn copy_window_streaming(
+    src: &[c_int],
+    stride: usize,
+    shape: Shape,
+    dst: &mut [MaybeUninit<c_int>],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let cols = shape.cols as usize;
+        if cols == 0 {
+            return;
+        }
+        for (row, out) in dst.chunks_exact_mut(cols).enumerate() {
+            let from = row * stride;
+            stream_row(&src[from..from + cols], out);
+        }
+        // SAFETY: SSE2 is part of the x86_64 baseline; sfence only orders stores.
+        unsafe { std::arch::x86_64::_mm_sfence() };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    copy_window(src, stride, shape, dst);
+}
+
+/// Copies `src` into `dst` (same length) with 16-byte streaming stores for
+/// the aligned middle part; the caller fences.
+#[cfg(target_arch = "x86_64")]
+fn stream_row(src: &[c_int], dst: &mut [MaybeUninit<c_int>]) {
+    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+    const LANES: usize = 16 / size_of::<c_int>();
+    let n = dst.len().min(src.len());
+    let head = dst.as_ptr().align_offset(16).min(n);
+    let body_end = head + (n - head) / LANES * LANES;
+    dst[..head].write_copy_of_slice(&src[..head]);
+    for i in (head..body_end).step_by(LANES) {
+        // SAFETY: i + LANES <= body_end <= n, so both 16-byte accesses are in
+        // bounds; dst + i is 16-byte aligned (head aligns it, LANES keeps it);
+        // the load is unaligned; SSE2 is part of the x86_64 baseline.
+        unsafe {
+            let v = _mm_loadu_si128(src.as_ptr().add(i).cast::<__m128i>());
+            _mm_stream_si128(dst.as_mut_ptr().add(i).cast::<__m128i>(), v);
+        }
+    }
+    dst[body_end..n].write_copy_of_slice(&src[body_end..n]);
 }
 
 /// A helper thread's body: copies the band of the slot it is given.
@@ -139,9 +189,10 @@ impl Drop for Joiner {
     }
 }
 
-/// Copies a window like [`copy_window`], splitting the rows across up to
-/// `threads` threads (the calling thread included, at most [`MAX_THREADS`])
-/// when the output is at least [`PARALLEL_MIN_BYTES`]. A helper thread that
+/// Copies a window like [`copy_window`]; when the output is at least
+/// [`PARALLEL_MIN_BYTES`], with streaming stores and its rows split across up
+/// to `threads` threads (the calling thread included, at most
+/// [`MAX_THREADS`]). A helper thread that
 /// cannot start leaves its band to the calling thread, so the copy always
 /// completes.
 pub fn copy_window_parallel(
@@ -153,8 +204,11 @@ pub fn copy_window_parallel(
 ) {
     let (rows, cols) = (shape.rows as usize, shape.cols as usize);
     let threads = threads.clamp(1, MAX_THREADS).min(rows.max(1));
-    if threads == 1 || shape.len() * size_of::<c_int>() < PARALLEL_MIN_BYTES {
+    if shape.len() * size_of::<c_int>() < PARALLEL_MIN_BYTES {
         return copy_window(src, stride, shape, dst);
+    }
+    if threads == 1 {
+        return copy_window_streaming(src, stride, shape, dst);
     }
     let rows_per = rows.div_ceil(threads);
     let slots: [Slot<'_>; MAX_THREADS] = std::array::from_fn(|_| Mutex::new(None));

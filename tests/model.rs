@@ -241,7 +241,8 @@ fn parallel_copy_equals_the_plain_copy() {
     use ezalloc::parallel::{PARALLEL_MIN_BYTES, copy_window_parallel};
     use ezalloc::window::copy_window;
     use std::mem::MaybeUninit;
-    // A window just above the threshold, and one with fewer rows than threads.
+    // Windows above the threshold (streaming stores, on 2, 7 and 1 threads;
+    // rows of every alignment), and one with fewer rows than threads.
     let (dim1, dim2) = (1500, 1700);
     let input: Vec<c_int> = (0..dim1 * dim2).map(|k| k ^ 0x5a5a).collect();
     for (w, threads) in [
