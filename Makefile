@@ -74,11 +74,17 @@ $(C_TEST_DIR)/%-static: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DI
 $(C_TEST_DIR)/test_prototypes-cxx: c_tests/test_prototypes.c $(HEADERS) lib | $(C_TEST_DIR)
 	$(CXX) -x c++ $(CXXFLAGS_TEST) $< -o $@ -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 
-# Plain runs only: it caps the address space, which valgrind and ASan need.
+# Plain runs only: test_fallback caps the address space, which valgrind and
+# ASan need; test_thread_count counts pthread_create calls (--wrap).
 C_PLAIN_BINS := $(C_TEST_DIR)/test_fallback-static
 
-c-test: $(C_TEST_BINS) $(C_PLAIN_BINS)
+$(C_TEST_DIR)/test_thread_count: c_tests/test_thread_count.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DIR)
+	$(CC) $(CFLAGS_TEST) $< -o $@ -Wl,--wrap=pthread_create $(LIB_A) $(STATIC_LIBS)
+
+c-test: $(C_TEST_BINS) $(C_PLAIN_BINS) $(C_TEST_DIR)/test_thread_count
 	@for t in $(C_TEST_BINS) $(C_PLAIN_BINS); do echo "== $$t"; ./$$t || exit 1; done
+	@for n in "" 1 2 3 16 x; do echo "== test_thread_count $$n"; \
+	  ./$(C_TEST_DIR)/test_thread_count $$n || exit 1; done
 
 # Memcheck: zero errors, zero leaks of any kind.
 c-test-valgrind: $(C_TEST_BINS)

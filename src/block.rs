@@ -50,11 +50,6 @@ impl MallocBlock {
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast(), self.len) }
     }
 
-    /// The block's address, for advice to the kernel; the block stays owned.
-    pub fn as_ptr(&self) -> *mut c_int {
-        self.ptr.as_ptr()
-    }
-
     /// Advises the kernel to back the block with transparent huge pages, as
     /// numpy does for large arrays: far fewer page faults on first touch.
     /// Only the 2 MiB-aligned part of a block of at least 2 MiB is advised.

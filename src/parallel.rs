@@ -30,10 +30,7 @@ pub const THREADS_VAR: &str = "EZALLOC_THREADS";
 /// large crop.
 pub fn crop_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        let var = env_threads();
-        threads_setting(var.as_ref().and_then(FixedStr::as_str), available_cores())
-    })
+    *THREADS.get_or_init(|| threads_from_env(available_cores()))
 }
 
 /// `EZALLOC_THREADS` when it is a positive integer, else the available cores;
@@ -46,41 +43,22 @@ pub fn threads_setting(var: Option<&str>, cores: usize) -> usize {
     }
 }
 
-/// The value of [`THREADS_VAR`], copied into a fixed buffer (no allocation).
-fn env_threads() -> Option<FixedStr> {
+/// [`threads_setting`] for the environment's [`THREADS_VAR`], read with
+/// `getenv` and parsed in place: no allocation.
+fn threads_from_env(cores: usize) -> usize {
     const NAME: &[u8] = b"EZALLOC_THREADS\0";
     debug_assert_eq!(&NAME[..NAME.len() - 1], THREADS_VAR.as_bytes());
     // SAFETY: NAME is NUL-terminated; getenv returns NULL or a NUL-terminated
-    // string that stays valid while the environment is not modified, and it
-    // is copied at once.
+    // string that stays valid while the environment is not modified, which
+    // is as long as this function uses it.
     let value = unsafe { libc::getenv(NAME.as_ptr().cast()) };
-    if value.is_null() {
-        return None;
-    }
-    // SAFETY: a non-NULL getenv result is a valid NUL-terminated string.
-    let bytes = unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes();
-    FixedStr::new(bytes)
-}
-
-/// A short string held inline.
-struct FixedStr {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl FixedStr {
-    fn new(bytes: &[u8]) -> Option<Self> {
-        let mut buf = [0; 32];
-        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        Some(FixedStr {
-            buf,
-            len: bytes.len(),
-        })
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.buf[..self.len]).ok()
-    }
+    let var = if value.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL getenv result is a valid NUL-terminated string.
+        std::str::from_utf8(unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes()).ok()
+    };
+    threads_setting(var, cores)
 }
 
 /// The cores this thread may run on (its affinity mask), at least 1.
