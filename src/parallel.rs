@@ -13,6 +13,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use libc::{c_int, c_void};
 
+#[cfg(target_arch = "x86_64")]
+use crate::window::copy_rows_with;
 use crate::window::{Shape, copy_window};
 
 /// Outputs smaller than this are copied on the calling thread alone: starting
@@ -27,7 +29,7 @@ pub const MAX_THREADS: usize = 8;
 pub const THREADS_VAR: &str = "EZALLOC_THREADS";
 
 /// Threads for a large crop: see [`threads_setting`]. Read once, at the first
-/// large crop.
+/// crop of the process.
 pub fn crop_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| threads_from_env(available_cores()))
@@ -105,14 +107,7 @@ fn copy_window_streaming(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        let cols = shape.cols as usize;
-        if cols == 0 {
-            return;
-        }
-        for (row, out) in dst.chunks_exact_mut(cols).enumerate() {
-            let from = row * stride;
-            stream_row(&src[from..from + cols], out);
-        }
+        copy_rows_with(src, stride, shape, dst, stream_row);
         // SAFETY: SSE2 is part of the x86_64 baseline; sfence only orders stores.
         unsafe { std::arch::x86_64::_mm_sfence() };
     }
@@ -170,9 +165,8 @@ impl Drop for Joiner {
 /// Copies a window like [`copy_window`]; when the output is at least
 /// [`PARALLEL_MIN_BYTES`], with streaming stores and its rows split across up
 /// to `threads` threads (the calling thread included, at most
-/// [`MAX_THREADS`]). A helper thread that
-/// cannot start leaves its band to the calling thread, so the copy always
-/// completes.
+/// [`MAX_THREADS`]). A helper thread that cannot start leaves its band to
+/// the calling thread, so the copy always completes.
 pub fn copy_window_parallel(
     src: &[c_int],
     stride: usize,

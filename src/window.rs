@@ -98,13 +98,27 @@ impl Window {
 /// `src` starts at the window's first element and its rows are `stride`
 /// elements apart: the span given by [`Window::source_span`].
 pub fn copy_window(src: &[c_int], stride: usize, shape: Shape, dst: &mut [MaybeUninit<c_int>]) {
+    copy_rows_with(src, stride, shape, dst, |from, to| {
+        to.write_copy_of_slice(from);
+    });
+}
+
+/// The row walk of [`copy_window`], with the copy of one row given: `copy`
+/// receives each source row and its destination row, of equal length.
+pub fn copy_rows_with(
+    src: &[c_int],
+    stride: usize,
+    shape: Shape,
+    dst: &mut [MaybeUninit<c_int>],
+    mut copy: impl FnMut(&[c_int], &mut [MaybeUninit<c_int>]),
+) {
     let cols = shape.cols as usize;
     if cols == 0 {
         return;
     }
     for (row, out) in dst.chunks_exact_mut(cols).enumerate() {
         let from = row * stride;
-        out.write_copy_of_slice(&src[from..from + cols]);
+        copy(&src[from..from + cols], out);
     }
 }
 
