@@ -7,6 +7,7 @@ CXX ?= c++
 PYTHON ?= python3
 VALGRIND ?= valgrind
 PKG_CONFIG ?= pkg-config
+STRIP ?= strip
 
 PREFIX ?= /usr/local
 EXEC_PREFIX ?= $(PREFIX)
@@ -17,9 +18,12 @@ DESTDIR ?=
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
-LIBDIR_BUILD := target/release
+# `make` builds the libraries with the `dist` profile (Cargo.toml): link-time
+# optimisation keeps only the code the library reaches.
+LIBDIR_BUILD := target/dist
 LIB_A := $(LIBDIR_BUILD)/libezalloc.a
 LIB_SO := $(LIBDIR_BUILD)/libezalloc.so
+LIBS := $(LIB_A) $(LIB_SO)
 HEADERS := include/ezalloc.h include/crop.h
 # What the Rust static library needs from the system
 # (`cargo rustc --release --lib -- --print native-static-libs`).
@@ -35,21 +39,24 @@ C_TEST_BINS := $(foreach t,$(C_TESTS),$(C_TEST_DIR)/$(t)-shared $(C_TEST_DIR)/$(
 	$(C_TEST_DIR)/test_prototypes-cxx
 
 .PHONY: all lib test demo bench c-demo c-test c-test-valgrind cargo-test check-headers \
-	test-install lint install uninstall clean
+	test-install test-cargo-link lint install uninstall clean FORCE
 
 all: lib
 
-# cargo decides what to rebuild; build.rs refreshes the headers.
-lib:
-	$(CARGO) build --release
-	@ln -sf libezalloc.so $(LIB_SO).$(MAJOR)
+lib: $(LIBS)
 
-$(LIB_A) $(LIB_SO) $(HEADERS): lib
+# cargo decides what to rebuild, and leaves the files (and their times)
+# alone when nothing changed, so what depends on them is rebuilt only after
+# a real change. build.rs refreshes the headers (rewriting them only when
+# their text changes) and links the soname libezalloc.so.$(MAJOR).
+# `cargo rustc --crate-type` leaves the rlib out: cargo applies LTO only then.
+$(LIBS) $(HEADERS) &: FORCE
+	$(CARGO) rustc --profile dist --lib --crate-type staticlib --crate-type cdylib
 
 # ---------------------------------------------------------------- tests
 
 test: check-headers cargo-test c-test c-test-valgrind c-test-reliability c-test-sanitize \
-	c-test-tsan test-install py-test
+	c-test-tsan test-install test-cargo-link py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -65,20 +72,20 @@ check-headers: lib
 $(C_TEST_DIR):
 	mkdir -p $@
 
-$(C_TEST_DIR)/%-shared: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DIR)
+$(C_TEST_DIR)/%-shared: c_tests/%.c c_tests/check.h $(HEADERS) $(LIBS) | $(C_TEST_DIR)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 
-$(C_TEST_DIR)/%-static: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DIR)
+$(C_TEST_DIR)/%-static: c_tests/%.c c_tests/check.h $(HEADERS) $(LIBS) | $(C_TEST_DIR)
 	$(CC) $(CFLAGS_TEST) $< -o $@ $(LIB_A) $(STATIC_LIBS)
 
-$(C_TEST_DIR)/test_prototypes-cxx: c_tests/test_prototypes.c $(HEADERS) lib | $(C_TEST_DIR)
+$(C_TEST_DIR)/test_prototypes-cxx: c_tests/test_prototypes.c $(HEADERS) $(LIBS) | $(C_TEST_DIR)
 	$(CXX) -x c++ $(CXXFLAGS_TEST) $< -o $@ -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 
 # Plain runs only: test_fallback caps the address space, which valgrind and
 # ASan need; test_thread_count counts pthread_create calls (--wrap).
 C_PLAIN_BINS := $(C_TEST_DIR)/test_fallback-static
 
-$(C_TEST_DIR)/test_thread_count: c_tests/test_thread_count.c c_tests/check.h $(HEADERS) lib | $(C_TEST_DIR)
+$(C_TEST_DIR)/test_thread_count: c_tests/test_thread_count.c c_tests/check.h $(HEADERS) $(LIBS) | $(C_TEST_DIR)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -Wl,--wrap=pthread_create $(LIB_A) $(STATIC_LIBS)
 
 c-test: $(C_TEST_BINS) $(C_PLAIN_BINS) $(C_TEST_DIR)/test_thread_count
@@ -108,13 +115,23 @@ test-install: lib
 	test -z "$$(find $$tmp/prefix -type f -o -type l)" && \
 	echo "install: pkg-config builds (shared and static) under $$tmp work; uninstall removes every file"
 
+# After a plain `cargo build --release`, a program linked with
+# -Ltarget/release -lezalloc starts: build.rs links the soname there.
+test-cargo-link:
+	$(CARGO) build --release
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo -Ltarget/release \
+	  -Wl,-rpath,$(CURDIR)/target/release -lezalloc && \
+	$$tmp/demo >/dev/null && \
+	echo "cargo build --release: a program linked with -Ltarget/release -lezalloc runs"
+
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
 # ---------------------------------------------------------------- demo
 
-c-demo: lib
+c-demo: $(LIBS)
 	@mkdir -p target
 	$(CC) $(CFLAGS_TEST) examples/demo.c -o target/demo -L$(LIBDIR_BUILD) \
 	  -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
@@ -128,7 +145,7 @@ demo: py-demo
 
 BENCH_DIR := target/bench
 
-$(BENCH_DIR)/libbaseline.so: bench/baseline.c $(HEADERS) lib
+$(BENCH_DIR)/libbaseline.so: bench/baseline.c $(HEADERS) $(LIBS)
 	mkdir -p $(BENCH_DIR)
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared -Iinclude $< -o $@ \
 	  -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
@@ -157,6 +174,7 @@ install:
 	rm -f $(PC_FILES) && $(MAKE) --no-print-directory $(PC_FILES)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ezalloc $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libezalloc.a
+	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libezalloc.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(VERSION)
 	ln -sf libezalloc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libezalloc.so.$(MAJOR)
 	ln -sf libezalloc.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libezalloc.so

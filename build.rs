@@ -71,6 +71,7 @@ fn main() {
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libezalloc.so.{major}");
+        soname_link(&major);
     }
 
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
@@ -88,5 +89,24 @@ fn main() {
         if !fresh && let Err(e) = std::fs::write(&path, &text) {
             println!("cargo:warning=cannot write {}: {e}", path.display());
         }
+    }
+}
+
+/// Programs linked with `-lezalloc` ask the loader for the soname,
+/// `libezalloc.so.<major>`: make it resolve in cargo's output folder
+/// (`target/<profile>/`, three levels above OUT_DIR), so that a plain
+/// `cargo build --release` gives a library such programs can run against.
+/// The link is relative and made before the library is linked; it dangles
+/// only until then.
+fn soname_link(major: &str) {
+    let out_dir = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+    let Some(profile_dir) = Path::new(&out_dir).ancestors().nth(3) else {
+        return;
+    };
+    let link = profile_dir.join(format!("libezalloc.so.{major}"));
+    if std::fs::symlink_metadata(&link).is_err()
+        && let Err(e) = std::os::unix::fs::symlink("libezalloc.so", &link)
+    {
+        println!("cargo:warning=cannot create {}: {e}", link.display());
     }
 }

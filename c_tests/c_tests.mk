@@ -1,6 +1,6 @@
 # Reliability and sanitizer C tests; included by the top Makefile after its
 # own variables (CC, CFLAGS_TEST, LIB_A, LIB_SO, LIBDIR_BUILD, STATIC_LIBS,
-# HEADERS, C_TEST_DIR, C_TESTS, VALGRIND, VALGRIND_FLAGS and the `lib` target).
+# HEADERS, LIBS, C_TEST_DIR, C_TESTS, VALGRIND, VALGRIND_FLAGS).
 #
 #   make c-test-reliability  malloc failure injection and 8-thread tests,
 #                            plainly and under valgrind memcheck
@@ -15,7 +15,7 @@
 FAILMALLOC_SO := $(C_TEST_DIR)/libfailmalloc.so
 # -D_GNU_SOURCE: RTLD_DEFAULT, pthread barriers.
 RELIABILITY_CFLAGS := $(CFLAGS_TEST) -D_GNU_SOURCE -pthread
-RELIABILITY_DEPS := c_tests/check.h $(HEADERS) lib
+RELIABILITY_DEPS := c_tests/check.h $(HEADERS) $(LIBS)
 # Static library, failures injected with -Wl,--wrap=malloc.
 WRAP_LINK := -Wl,--wrap=malloc $(LIB_A) $(STATIC_LIBS)
 SHARED_LINK := -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
@@ -67,7 +67,7 @@ SANITIZE_BINS := $(addprefix $(SANITIZE_DIR)/,$(C_TESTS) test_failmalloc test_th
 $(SANITIZE_DIR):
 	mkdir -p $@
 
-$(SANITIZE_DIR)/%: c_tests/%.c c_tests/check.h $(HEADERS) lib | $(SANITIZE_DIR)
+$(SANITIZE_DIR)/%: c_tests/%.c c_tests/check.h $(HEADERS) $(LIBS) | $(SANITIZE_DIR)
 	$(CC) $(SANITIZE_CFLAGS) $< -o $@ $(LIB_A) $(STATIC_LIBS)
 
 $(SANITIZE_DIR)/test_failmalloc: c_tests/test_failmalloc.c $(RELIABILITY_DEPS) | $(SANITIZE_DIR)
