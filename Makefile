@@ -82,7 +82,7 @@ cargo-test-i686:
 check-headers:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	for h in $(HEADERS); do if [ -f $$h ]; then cp $$h $$tmp/; fi; done && \
-	$(CARGO) build --release --quiet && ln -sf libezalloc.so $(LIB_SO).$(MAJOR) && \
+	$(CARGO) build --release --quiet && \
 	stale=0 && for h in $(HEADERS); do \
 	  if ! cmp -s $$h $$tmp/$$(basename $$h); then \
 	    echo "$$h was missing, stale or edited by hand: build.rs has regenerated it"; \

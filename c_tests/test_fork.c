@@ -22,8 +22,8 @@
 #define ROUNDS 8
 
 static int *input;
-static volatile int stop;
-static volatile long cropping_done;
+static int stop;           /* atomic builtins: shared between threads */
+static long cropping_done; /* written by the busy thread only */
 
 /* One crop, checked in full; 1 if right. */
 static int crop_ok(int d1_0, int side)
@@ -69,10 +69,10 @@ static int fork_and_check(int want_threads)
 static void *busy(void *arg)
 {
     (void)arg;
-    while (!stop) {
+    while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST)) {
         if (!crop_ok(3, SIDE))
             return (void *)1;
-        cropping_done++;
+        __atomic_add_fetch(&cropping_done, 1, __ATOMIC_SEQ_CST);
     }
     return NULL;
 }
@@ -104,7 +104,7 @@ int main(void)
         nanosleep(&pause, NULL);
         CHECK(fork_and_check(3));
     }
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
     CHECK_INT(pthread_join(t, &busy_result), 0);
     CHECK(busy_result == NULL);
     printf("%d forks during %ld threaded crops of another thread\n", rounds, cropping_done);

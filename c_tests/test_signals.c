@@ -29,18 +29,20 @@
 #define SIDE 2048 /* 16 MiB out: threaded */
 
 static int *input;
-static volatile sig_atomic_t worker_tid;
-static volatile sig_atomic_t handled, handled_elsewhere;
-static volatile sig_atomic_t worker_done;
-static long bad_crops, mask_changed;
+/* Shared between threads and the handler: accessed with atomic builtins
+ * (lock-free for int, hence async-signal-safe). */
+static int worker_tid;
+static int handled, handled_elsewhere;
+static int worker_done;
+static long bad_crops, mask_changed; /* read after the join only */
 static int crops = CROPS;
 
 static void on_usr1(int sig)
 {
     (void)sig;
-    handled++;
-    if ((pid_t)syscall(SYS_gettid) != (pid_t)worker_tid)
-        handled_elsewhere++;
+    __atomic_add_fetch(&handled, 1, __ATOMIC_SEQ_CST);
+    if ((int)syscall(SYS_gettid) != __atomic_load_n(&worker_tid, __ATOMIC_SEQ_CST))
+        __atomic_add_fetch(&handled_elsewhere, 1, __ATOMIC_SEQ_CST);
 }
 
 static void *worker(void *arg)
@@ -49,7 +51,7 @@ static void *worker(void *arg)
     int k;
 
     (void)arg;
-    worker_tid = (sig_atomic_t)syscall(SYS_gettid);
+    __atomic_store_n(&worker_tid, (int)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
@@ -69,7 +71,7 @@ static void *worker(void *arg)
             sigismember(&after, SIGUSR2) != sigismember(&before, SIGUSR2))
             mask_changed++;
     }
-    worker_done = 1;
+    __atomic_store_n(&worker_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -103,14 +105,14 @@ int main(void)
     for (round = 0; round < rounds; round++) {
         pthread_t t;
         long sent = 0;
-        int before = handled;
+        int before = __atomic_load_n(&handled, __ATOMIC_SEQ_CST);
         struct timespec pause = {0, 20000}; /* 20 us */
 
-        worker_done = 0;
-        worker_tid = 0;
+        __atomic_store_n(&worker_done, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&worker_tid, 0, __ATOMIC_SEQ_CST);
         CHECK_INT(pthread_create(&t, NULL, worker, NULL), 0);
-        while (!worker_done) {
-            if (worker_tid != 0) {
+        while (!__atomic_load_n(&worker_done, __ATOMIC_SEQ_CST)) {
+            if (__atomic_load_n(&worker_tid, __ATOMIC_SEQ_CST) != 0) {
                 kill(getpid(), SIGUSR1);
                 sent++;
             }
@@ -118,10 +120,11 @@ int main(void)
         }
         CHECK_INT(pthread_join(t, NULL), 0);
         printf("round %d: %ld signals sent, %d handled, %d on another thread\n", round,
-               sent, handled - before, (int)handled_elsewhere);
+               sent, __atomic_load_n(&handled, __ATOMIC_SEQ_CST) - before,
+               __atomic_load_n(&handled_elsewhere, __ATOMIC_SEQ_CST));
     }
-    CHECK(handled > 0);
-    CHECK_INT(handled_elsewhere, 0);
+    CHECK(__atomic_load_n(&handled, __ATOMIC_SEQ_CST) > 0);
+    CHECK_INT(__atomic_load_n(&handled_elsewhere, __ATOMIC_SEQ_CST), 0);
     CHECK_INT(bad_crops, 0);
     CHECK_INT(mask_changed, 0);
     free(input);
