@@ -2,7 +2,8 @@
  * crops give the right contents, and the thread setting is inherited. The
  * library keeps no thread, pool or lock between calls, so this also holds
  * when the fork happens while another thread of the parent is in the
- * middle of a threaded crop: several rounds of that. */
+ * middle of a threaded crop: several rounds of that (not under valgrind,
+ * see main). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -49,6 +50,7 @@ static void child(int want_threads)
 {
     int ok = crop_ok(1, SIDE) && crop_ok(2, 10) && crop_ok(0, SIDE);
     ok = ok && ezalloc_get_threads() == want_threads;
+    free(input); /* valgrind checks the child's leaks too */
     _exit(ok ? 0 : 1);
 }
 
@@ -82,7 +84,11 @@ int main(void)
     pthread_t t;
     void *busy_result = (void *)1;
     size_t k;
-    int round, rounds = getenv("EZALLOC_TEST_UNDER_VALGRIND") != NULL ? 2 : ROUNDS;
+    /* Under valgrind, only the plain forks: a child forked during another
+     * thread's crop inherits that crop's output block, which nothing in the
+     * child can free (the thread does not exist there), and valgrind checks
+     * the child's leaks too. */
+    int round, rounds = getenv("EZALLOC_TEST_UNDER_VALGRIND") != NULL ? 0 : ROUNDS;
 
     input = malloc(sizeof(int) * (size_t)DIM * DIM);
     CHECK(input != NULL);

@@ -93,6 +93,9 @@ fn init_default() -> usize {
 /// `.init_array` before `main` or inside `dlopen`.
 #[cfg(target_os = "linux")]
 #[used]
+// SAFETY: .init_array holds pointers to functions taking no argument, which
+// this is; it runs once at load time and never unwinds (init_default
+// catches panics).
 #[unsafe(link_section = ".init_array")]
 static INIT_AT_LOAD: extern "C" fn() = {
     extern "C" fn init_at_load() {
@@ -150,6 +153,7 @@ pub fn threads_for(out_bytes: usize) -> usize {
 // glibc and musl: PTHREAD_CANCEL_ENABLE is 0, PTHREAD_CANCEL_DISABLE is 1.
 const PTHREAD_CANCEL_DISABLE: c_int = 1;
 
+// SAFETY: the prototype is POSIX's (not in the libc crate for this target).
 unsafe extern "C" {
     fn pthread_setcancelstate(state: c_int, oldstate: *mut c_int) -> c_int;
 }
