@@ -204,6 +204,7 @@ pub unsafe extern "C" fn crop(
 /// - EINVAL: `n < 0`; returns -1 and changes nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn ezalloc_set_threads(n: c_int) -> c_int {
+    let _no_cancel = parallel::NoCancel::new();
     let result = run(|| {
         let n = usize::try_from(n).map_err(|_| Error::Inval)?;
         Ok(parallel::set_threads(n))
@@ -218,7 +219,8 @@ pub extern "C" fn ezalloc_set_threads(n: c_int) -> c_int {
 /// Between 1 and 64. errno is left unchanged.
 #[unsafe(no_mangle)]
 pub extern "C" fn ezalloc_get_threads() -> c_int {
-    c_int::try_from(parallel::threads()).unwrap_or(c_int::MAX)
+    let _no_cancel = parallel::NoCancel::new();
+    run(|| Ok(parallel::threads())).map_or(-1, |n| c_int::try_from(n).unwrap_or(c_int::MAX))
 }
 
 /// Releases a block returned by `alloc()` or `crop()`; NULL is ignored.

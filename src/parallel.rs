@@ -76,6 +76,8 @@ pub fn threads_setting(var: Option<&str>, cpus: usize) -> usize {
 /// Called by the load-time constructor (and, should it not have run, by the
 /// first call that needs the setting). May allocate; never panics out.
 fn init_default() -> usize {
+    // Reading files (cgroup limits) passes cancellation points.
+    let _no_cancel = NoCancel::new();
     let saved = errno::errno();
     let n = catch_unwind(|| {
         let var = std::env::var(THREADS_VAR).ok();
