@@ -38,8 +38,9 @@ C_TEST_DIR := target/c_tests
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(C_TEST_DIR)/$(t)-shared $(C_TEST_DIR)/$(t)-static) \
 	$(C_TEST_DIR)/test_prototypes-cxx
 
-.PHONY: all lib test demo bench c-demo c-test c-test-valgrind cargo-test check-headers \
-	test-install test-cargo-link lint install uninstall clean FORCE
+.PHONY: all lib test demo bench c-demo c-test c-test-valgrind cargo-test cargo-test-i686 \
+	check-headers test-check-headers test-install test-install-isolated test-cargo-link lint \
+	install uninstall clean FORCE
 
 all: lib
 
@@ -55,19 +56,57 @@ $(LIBS) $(HEADERS) &: FORCE
 
 # ---------------------------------------------------------------- tests
 
-test: check-headers cargo-test c-test c-test-valgrind c-test-reliability c-test-sanitize \
-	c-test-tsan test-install test-cargo-link py-test
+test: check-headers test-check-headers cargo-test cargo-test-i686 c-test c-test-valgrind \
+	c-test-reliability c-test-sanitize c-test-tsan test-install test-install-isolated \
+	test-cargo-link py-test
 
 cargo-test:
 	$(CARGO) test --release
 
-# The committed headers must be what the build generates.
-check-headers: lib
-	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-	  git diff --exit-code -- $(HEADERS) || { \
+# The library and its Rust tests (C tests of c_tests/ included, through the
+# cc crate and -m32) for 32-bit x86, where size_t is 32 bits: checked size
+# arithmetic, no 64-bit assumption. Needs the Rust target and a multilib C
+# toolchain; without them this fails, saying how to install them (.ci/run
+# does). SKIP_I686=1 skips it, with a notice.
+I686 := i686-unknown-linux-gnu
+cargo-test-i686:
+	@if [ -n "$(SKIP_I686)" ]; then \
+	  echo "*** NOTICE: SKIP_I686 is set: the $(I686) build and tests are SKIPPED ***"; exit 0; fi; \
+	if ! rustup target list --installed 2>/dev/null | grep -qx '$(I686)'; then \
+	  echo "error: the Rust target $(I686) is not installed."; \
+	  echo "  install it: rustup target add $(I686)"; \
+	  echo "  (or skip these tests: make test SKIP_I686=1)"; exit 1; fi; \
+	if ! echo 'int main(void) { return 0; }' | $(CC) -m32 -x c - -o /dev/null 2>/dev/null || \
+	   ! echo 'int main() { return 0; }' | $(CXX) -m32 -x c++ - -o /dev/null 2>/dev/null; then \
+	  echo "error: '$(CC) -m32' / '$(CXX) -m32' cannot build 32-bit programs."; \
+	  echo "  install a multilib toolchain, e.g. on Debian/Ubuntu: apt-get install gcc-multilib g++-multilib"; \
+	  echo "  (or skip these tests: make test SKIP_I686=1)"; exit 1; fi; \
+	echo "$(CARGO) test --release --target $(I686)"; \
+	$(CARGO) test --release --target $(I686)
+
+# The headers must be what build.rs generates, both in the working tree
+# (a hand edit is caught: the headers are saved, the build regenerates them,
+# and any difference fails) and in the last commit (git diff HEAD).
+check-headers:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	for h in $(HEADERS); do if [ -f $$h ]; then cp $$h $$tmp/; fi; done && \
+	$(CARGO) build --release --quiet && \
+	stale=0 && for h in $(HEADERS); do \
+	  if ! cmp -s $$h $$tmp/$$(basename $$h); then \
+	    echo "$$h was missing, stale or edited by hand: build.rs has regenerated it"; \
+	    diff -u $$tmp/$$(basename $$h) $$h; stale=1; fi; done && \
+	test $$stale = 0 && \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git diff --exit-code HEAD -- $(HEADERS) || { \
 	    echo "include/ differs from what build.rs generates: commit the new headers"; exit 1; }; \
 	  echo "headers: up to date"; \
-	else echo "headers: not a git checkout, freshness not checked"; fi
+	else echo "headers: not a git checkout, commit not checked; working tree up to date"; fi
+
+# check-headers must fail on a hand-edited header (committed or not), and the
+# build must bring back a deleted one: checked in a scratch copy of the tree
+# (tracked files as they are now), so the tree itself is never touched.
+test-check-headers: lib
+	@sh c_tests/test_check_headers.sh "$(MAKE)" "$(CURDIR)"
 
 $(C_TEST_DIR):
 	mkdir -p $@
@@ -82,16 +121,16 @@ $(C_TEST_DIR)/test_prototypes-cxx: c_tests/test_prototypes.c $(HEADERS) $(LIBS) 
 	$(CXX) -x c++ $(CXXFLAGS_TEST) $< -o $@ -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 
 # Plain runs only: test_fallback caps the address space, which valgrind and
-# ASan need; test_thread_count counts pthread_create calls (--wrap).
-C_PLAIN_BINS := $(C_TEST_DIR)/test_fallback-static
+# ASan need; test_thread_count counts pthread_create calls (--wrap) and
+# re-executes itself once per EZALLOC_THREADS value and CPU affinity.
+C_PLAIN_BINS := $(C_TEST_DIR)/test_fallback-static $(C_TEST_DIR)/test_thread_count
 
 $(C_TEST_DIR)/test_thread_count: c_tests/test_thread_count.c c_tests/check.h $(HEADERS) $(LIBS) | $(C_TEST_DIR)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -Wl,--wrap=pthread_create $(LIB_A) $(STATIC_LIBS)
 
-c-test: $(C_TEST_BINS) $(C_PLAIN_BINS) $(C_TEST_DIR)/test_thread_count
-	@for t in $(C_TEST_BINS) $(C_PLAIN_BINS); do echo "== $$t"; ./$$t || exit 1; done
-	@for n in "" 1 2 3 16 x; do echo "== test_thread_count $$n"; \
-	  ./$(C_TEST_DIR)/test_thread_count $$n || exit 1; done
+# (c_tests.mk adds the GUEST_BINS prerequisites.)
+c-test: $(C_TEST_BINS) $(C_PLAIN_BINS)
+	@for t in $(C_TEST_BINS) $(C_PLAIN_BINS) $(GUEST_BINS); do echo "== $$t"; ./$$t || exit 1; done
 
 # Memcheck: zero errors, zero leaks of any kind.
 c-test-valgrind: $(C_TEST_BINS)
@@ -101,9 +140,15 @@ c-test-valgrind: $(C_TEST_BINS)
 # Install into a scratch prefix and build a program with pkg-config there,
 # against the shared library and against the static one (which must not
 # need libezalloc.so at run time).
+# The install locations are the scratch prefix's, whatever PREFIX, LIBDIR,
+# INCLUDEDIR, PKGCONFIGDIR or DESTDIR the caller passed or exported: the
+# caller's installation is never written to nor removed.
+SCRATCH_INSTALL = PREFIX=$$tmp/prefix EXEC_PREFIX=$$tmp/prefix LIBDIR=$$tmp/prefix/lib \
+	INCLUDEDIR=$$tmp/prefix/include PKGCONFIGDIR=$$tmp/prefix/lib/pkgconfig DESTDIR=
+
 test-install: lib
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(MAKE) --no-print-directory install PREFIX=$$tmp/prefix >/dev/null && \
+	$(MAKE) --no-print-directory install $(SCRATCH_INSTALL) >/dev/null && \
 	export PKG_CONFIG_PATH=$$tmp/prefix/lib/pkgconfig && \
 	$(CC) $(CFLAGS_TEST) examples/demo.c -o $$tmp/demo-shared \
 	  $$($(PKG_CONFIG) --cflags --libs ezalloc) -Wl,-rpath,$$($(PKG_CONFIG) --variable=libdir ezalloc) && \
@@ -111,7 +156,7 @@ test-install: lib
 	  $$($(PKG_CONFIG) --cflags --libs ezalloc-static) && \
 	! readelf -d $$tmp/demo-static | grep -q 'libezalloc.so' && \
 	$$tmp/demo-shared >/dev/null && $$tmp/demo-static >/dev/null && \
-	$(MAKE) --no-print-directory uninstall PREFIX=$$tmp/prefix >/dev/null && \
+	$(MAKE) --no-print-directory uninstall $(SCRATCH_INSTALL) >/dev/null && \
 	test -z "$$(find $$tmp/prefix -type f -o -type l)" && \
 	echo "install: pkg-config builds (shared and static) under $$tmp work; uninstall removes every file"
 
@@ -124,6 +169,11 @@ test-cargo-link:
 	  -Wl,-rpath,$(CURDIR)/target/release -lezalloc && \
 	$$tmp/demo >/dev/null && \
 	echo "cargo build --release: a program linked with -Ltarget/release -lezalloc runs"
+
+# test-install with the caller's locations set (on the command line and in
+# the environment) must leave them untouched.
+test-install-isolated: lib
+	@sh c_tests/test_install_isolated.sh "$(MAKE)"
 
 lint:
 	$(CARGO) fmt --check

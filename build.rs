@@ -15,14 +15,25 @@ struct Header {
     about: &'static str,
 }
 
-const ALL_FUNCTIONS: &[&str] = &["alloc", "ezalloc_free", "crop"];
+const ALL_FUNCTIONS: &[&str] = &[
+    "alloc",
+    "ezalloc_free",
+    "ezalloc_set_threads",
+    "ezalloc_get_threads",
+    "crop",
+];
 
 const HEADERS: &[Header] = &[
     Header {
         file: "ezalloc.h",
         guard: "EZALLOC_H",
-        functions: &["alloc", "ezalloc_free"],
-        about: "alloc() and ezalloc_free()",
+        functions: &[
+            "alloc",
+            "ezalloc_free",
+            "ezalloc_set_threads",
+            "ezalloc_get_threads",
+        ],
+        about: "alloc(), ezalloc_free() and the thread-count setting",
     },
     Header {
         file: "crop.h",
@@ -59,6 +70,11 @@ fn config(header: &Header) -> cbindgen::Config {
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi.rs");
     println!("cargo:rerun-if-changed=build.rs");
+    // Rerun when a generated header is edited or deleted, so that the build
+    // always leaves include/ as generated (`make check-headers` relies on it).
+    for header in HEADERS {
+        println!("cargo:rerun-if-changed=include/{}", header.file);
+    }
     // The C tests (tests/c_api.rs) compile C through the cc crate outside a
     // build script; they need the target and host triples.
     for var in ["TARGET", "HOST"] {

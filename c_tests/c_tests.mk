@@ -6,7 +6,8 @@
 #                            plainly and under valgrind memcheck
 #   make c-test-sanitize     every C test built with ASan + UBSan against the
 #                            static library, in $(C_TEST_DIR)/asan/
-#   make c-test-tsan         the threads test under ThreadSanitizer
+#   make c-test-tsan         the threads and signals tests under
+#                            ThreadSanitizer
 #   make failmalloc-preload  $(C_TEST_DIR)/libfailmalloc.so, an LD_PRELOAD
 #                            malloc that fails on demand (for the Python tests)
 
@@ -20,9 +21,24 @@ RELIABILITY_DEPS := c_tests/check.h $(HEADERS) $(LIBS)
 WRAP_LINK := -Wl,--wrap=malloc $(LIB_A) $(STATIC_LIBS)
 SHARED_LINK := -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 
+# The library as a guest in a threaded host: pthread_cancel, signal
+# handlers, fork(). Built against the shared and the static library; run
+# by c-test, under valgrind, ASan + UBSan and (signals, fork) TSan.
+GUEST_TESTS := test_cancel test_signals test_fork
+GUEST_BINS := $(foreach t,$(GUEST_TESTS),$(C_TEST_DIR)/$(t)-gshared $(C_TEST_DIR)/$(t)-gstatic)
+
+c-test: $(GUEST_BINS)
+
+$(C_TEST_DIR)/%-gshared: c_tests/%.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) $< -o $@ $(SHARED_LINK)
+
+$(C_TEST_DIR)/%-gstatic: c_tests/%.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) $< -o $@ $(LIB_A) $(STATIC_LIBS)
+
 # Run plainly and under valgrind.
 RELIABILITY_BINS := $(C_TEST_DIR)/test_failmalloc-wrap \
-	$(C_TEST_DIR)/test_threads-wrap $(C_TEST_DIR)/test_threads-shared
+	$(C_TEST_DIR)/test_threads-wrap $(C_TEST_DIR)/test_threads-shared \
+	$(addprefix $(C_TEST_DIR)/,$(addsuffix -gshared,$(GUEST_TESTS)))
 # Run plainly only, with LD_PRELOAD: under valgrind its own malloc, preloaded
 # first, wins over libfailmalloc.so's.
 PRELOAD_BIN := $(C_TEST_DIR)/test_failmalloc-preload
@@ -45,7 +61,7 @@ $(C_TEST_DIR)/test_threads-shared: c_tests/test_threads.c $(RELIABILITY_DEPS) | 
 	$(CC) $(RELIABILITY_CFLAGS) $< -o $@ $(SHARED_LINK)
 
 c-test-reliability: $(RELIABILITY_BINS) $(PRELOAD_BIN) $(FAILMALLOC_SO)
-	@for t in $(RELIABILITY_BINS); do echo "== $$t"; ./$$t || exit 1; done
+	@for t in $(filter-out %-gshared,$(RELIABILITY_BINS)); do echo "== $$t"; ./$$t || exit 1; done
 	@echo "== LD_PRELOAD=$(FAILMALLOC_SO) $(PRELOAD_BIN)"
 	@LD_PRELOAD=$(CURDIR)/$(FAILMALLOC_SO) ./$(PRELOAD_BIN)
 	@for t in $(RELIABILITY_BINS); do echo "== valgrind $$t"; \
@@ -62,7 +78,8 @@ SANITIZE_CFLAGS := $(CFLAGS_TEST) -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=all
 SANITIZE_ENV := ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-SANITIZE_BINS := $(addprefix $(SANITIZE_DIR)/,$(C_TESTS) test_failmalloc test_threads)
+SANITIZE_BINS := $(addprefix $(SANITIZE_DIR)/,$(C_TESTS) test_failmalloc test_threads \
+	$(GUEST_TESTS))
 
 $(SANITIZE_DIR):
 	mkdir -p $@
@@ -76,6 +93,9 @@ $(SANITIZE_DIR)/test_failmalloc: c_tests/test_failmalloc.c $(RELIABILITY_DEPS) |
 $(SANITIZE_DIR)/test_threads: c_tests/test_threads.c $(RELIABILITY_DEPS) | $(SANITIZE_DIR)
 	$(CC) $(SANITIZE_CFLAGS) -D_GNU_SOURCE -pthread -DWRAP_MALLOC $< -o $@ $(WRAP_LINK)
 
+$(addprefix $(SANITIZE_DIR)/,$(GUEST_TESTS)): $(SANITIZE_DIR)/%: c_tests/%.c $(RELIABILITY_DEPS) | $(SANITIZE_DIR)
+	$(CC) $(SANITIZE_CFLAGS) -D_GNU_SOURCE -pthread $< -o $@ $(LIB_A) $(STATIC_LIBS)
+
 c-test-sanitize: $(SANITIZE_BINS)
 	@for t in $(SANITIZE_BINS); do echo "== asan+ubsan $$t"; \
 	  $(SANITIZE_ENV) ./$$t || exit 1; done
@@ -84,11 +104,18 @@ c-test-sanitize: $(SANITIZE_BINS)
 # are pthreads, whose creation and joining TSan intercepts even though the
 # Rust library itself is not instrumented).
 TSAN_BIN := $(C_TEST_DIR)/tsan/test_threads
+# Not test_fork: ThreadSanitizer cannot start threads in the child of a
+# multi-threaded fork ("not supported"), which is what that test does.
+TSAN_GUEST_BINS := $(C_TEST_DIR)/tsan/test_signals
 
 $(TSAN_BIN): c_tests/test_threads.c $(RELIABILITY_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(RELIABILITY_CFLAGS) -fsanitize=thread -DWRAP_MALLOC $< -o $@ $(WRAP_LINK)
 
-c-test-tsan: $(TSAN_BIN)
-	@echo "== tsan $(TSAN_BIN)"
-	@TSAN_OPTIONS=allocator_may_return_null=1:halt_on_error=1 ./$(TSAN_BIN)
+$(TSAN_GUEST_BINS): $(C_TEST_DIR)/tsan/%: c_tests/%.c $(RELIABILITY_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(RELIABILITY_CFLAGS) -fsanitize=thread $< -o $@ $(LIB_A) $(STATIC_LIBS)
+
+c-test-tsan: $(TSAN_BIN) $(TSAN_GUEST_BINS)
+	@for t in $(TSAN_BIN) $(TSAN_GUEST_BINS); do echo "== tsan $$t"; \
+	  TSAN_OPTIONS=allocator_may_return_null=1:halt_on_error=1 ./$$t || exit 1; done

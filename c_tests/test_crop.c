@@ -2,6 +2,7 @@
  * small arrays, plus its boundaries, NULL inputs and the ENOMEM branch. */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -169,21 +170,69 @@ static void null_pointers(void)
     CHECK_INT(errno, EINVAL);
 }
 
-/* A window of (INT_MAX - 1)^2 ints asks malloc for about 2^64 bytes, which
- * fails: ENOMEM with the dims still written. The original's int product
- * overflows here; ours does not. Nothing is read from the input. */
+/* A window of (2^30 - 1)^2 ints of a 2^30 x 2^30 input (an array of 2^62
+ * bytes: possible in principle with 64-bit sizes) asks malloc for about
+ * 2^62 bytes, which fails: ENOMEM with the dims still written. The
+ * original's int product overflows here; ours does not. Nothing is read
+ * from the input: the block is allocated before the copy. */
 static void enomem(void)
 {
+#if SIZE_MAX > 0xffffffffu
     int one = 1;
     int *out = (int *)&out;
     int r = -1, c = -1;
+    const int side = 1 << 30;
 
     errno = 0;
-    crop(&one, INT_MAX, INT_MAX, 0, INT_MAX - 1, 0, INT_MAX - 1, &out, &r, &c);
+    crop(&one, side, side, 0, side - 1, 0, side - 1, &out, &r, &c);
     CHECK_INT(errno, ENOMEM);
     CHECK(out == NULL);
-    CHECK_INT(r, INT_MAX - 1);
-    CHECK_INT(c, INT_MAX - 1);
+    CHECK_INT(r, side - 1);
+    CHECK_INT(c, side - 1);
+#endif
+}
+
+/* Dimensions no array can have (dim1 * dim2 * sizeof(int) above
+ * PTRDIFF_MAX): EINVAL before anything is read or allocated, wherever the
+ * window is, on a small buffer. The original checks the window first: a bad
+ * window is still EPERM; an empty window reads nothing and succeeds. */
+static void expect_crop(int dim1, int dim2, int d1_0, int d1_1, int d2_0, int d2_1,
+                        int want_errno, int want_rows, int want_cols)
+{
+    int small[4] = {1, 2, 3, 4};
+    int *out = (int *)&out;
+    int r = -1, c = -1;
+
+    errno = PRESET;
+    crop(small, dim1, dim2, d1_0, d1_1, d2_0, d2_1, &out, &r, &c);
+    CHECK_INT(errno, want_errno);
+    CHECK(want_errno == PRESET ? out != NULL : out == NULL);
+    CHECK_INT(r, want_rows);
+    CHECK_INT(c, want_cols);
+    free(want_errno == PRESET ? out : NULL);
+}
+
+static void impossible_dimensions(void)
+{
+    const int m = INT_MAX;
+
+    expect_crop(m, m, m - 2, m - 1, 0, 1, EINVAL, 0, 0); /* offset ~2^62 */
+    expect_crop(m, m, 0, 1, 0, 1, EINVAL, 0, 0);         /* at the start */
+    expect_crop(m, m, 0, 1, m - 2, m - 1, EINVAL, 0, 0); /* end of row 0 */
+    expect_crop(m, m, 0, m - 1, 0, m - 1, EINVAL, 0, 0); /* the largest */
+#if SIZE_MAX <= 0xffffffffu
+    /* 32-bit sizes: 65537^2 ints do not fit; no wrap to malloc(0). */
+    expect_crop(65537, 65537, 0, 65536, 0, 65536, EINVAL, 0, 0);
+    expect_crop(65537, 65537, 0, 1, 0, 1, EINVAL, 0, 0);
+    expect_crop(m, 3, 0, 1, 0, 1, EINVAL, 0, 0);
+#endif
+    /* The window is checked first, as in the original. */
+    expect_crop(m, m, m - 1, m, 0, 1, EPERM, 0, 0);
+    expect_crop(m, m, 2, 1, 0, 1, EPERM, 0, 0);
+    expect_crop(m, m, 0, 1, -1, 1, EPERM, 0, 0);
+    /* Empty windows read nothing: malloc(0)'s block, as the original. */
+    expect_crop(m, m, m - 2, m - 2, 0, 3, PRESET, 0, 3);
+    expect_crop(m, m, 0, 5, 7, 7, PRESET, 5, 0);
 }
 
 int main(void)
@@ -192,6 +241,7 @@ int main(void)
     recipe_example();
     boundaries();
     null_pointers();
+    impossible_dimensions();
     if (huge_sizes_allowed())
         enomem();
     return check_report("test_crop");

@@ -10,6 +10,7 @@
  *   LD_PRELOAD=libfailmalloc.so (failmalloc_preload.c), whose controls are
  *   found with dlsym; only the size-armed tests run. */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -221,8 +222,8 @@ static void armed_by_size(void)
     crop_expect(2, 2, 1, 5, 1);
     CHECK_INT(failures(), before + 8);
 
-    /* The allocator's own refusal (a negative ni is a size near 2^64) is the
-     * same ENOMEM, without injection. */
+    /* A negative ni (a size no malloc can give) is the same ENOMEM, without
+     * injection. */
     if (huge_sizes_allowed()) {
         alloc_enomem(-1);
         alloc_enomem(-1000);
@@ -248,6 +249,10 @@ static void errors_do_not_allocate(void)
     errno = 0;
     crop(NULL, DIM1, DIM2, 0, 2, 0, 2, &out, &r, &c);
     CHECK_INT(errno, EINVAL);
+    errno = 0;
+    crop(input, INT_MAX, INT_MAX, INT_MAX - 2, INT_MAX - 1, 0, 2, &out, &r, &c);
+    CHECK_INT(errno, EINVAL);
+    CHECK(out == NULL);
     errno = 0;
     crop(input, DIM1, DIM2, 0, 2, 0, 2, NULL, &r, &c);
     CHECK_INT(errno, EINVAL);
@@ -284,6 +289,16 @@ static void one_malloc_per_call(void)
     CHECK_INT(malloc_calls() - c0, 4);
     crop(input, DIM1, DIM2, 3, 1, 0, 1, &out, &r, &c); /* EPERM */
     alloc(3, NULL, &n);                                   /* EINVAL */
+    CHECK_INT(malloc_calls() - c0, 4);
+    /* Dimensions no array can have: EINVAL before any malloc. */
+    errno = 0;
+    crop(input, INT_MAX, INT_MAX, INT_MAX - 2, INT_MAX - 1, 0, 1, &out, &r, &c);
+    CHECK_INT(errno, EINVAL);
+    CHECK(out == NULL);
+    CHECK_INT(malloc_calls() - c0, 4);
+    /* A negative ni never reaches malloc: ENOMEM at once. */
+    alloc(-5, &out, &n);
+    CHECK_INT(errno, ENOMEM);
     CHECK_INT(malloc_calls() - c0, 4);
 }
 

@@ -27,19 +27,25 @@ extern "C" {
  * An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
  * Nothing is printed.
  *
- * Outputs of 8 MiB or more are copied by up to `EZALLOC_THREADS` threads
- * (default: the cores this thread may run on; at most 8; read once, at the
- * first call): the calling thread and helper pthreads, all joined before
- * crop() returns. A helper that cannot start leaves its rows to the caller.
+ * Outputs of 8 MiB or more are copied by up to ezalloc_get_threads()
+ * threads: the calling thread and helper pthreads started with every signal
+ * blocked, all joined before crop() returns. A helper that cannot start
+ * leaves its rows to the caller. The calling thread cannot be cancelled
+ * during the call (its cancellation state is restored on return).
  *
- * errno: left unchanged on success.
+ * errno: left unchanged on success. Checked in this order:
+ * - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated
+ *   and the usable out-pointers receive NULL and 0.
  * - EPERM: the window fails the check above; `*arr_out` is NULL and both
- *   dims out are 0. A bad window is EPERM even when `arr_in` is NULL.
+ *   dims out are 0. A bad window is EPERM whatever `arr_in`, `dim1` and
+ *   `dim2` are.
+ * - EINVAL: the window is not empty, and `dim1 * dim2 * sizeof(int)`
+ *   exceeds the largest object size (`PTRDIFF_MAX`), so that no such input
+ *   exists, or `arr_in` is NULL or misaligned. Nothing is read or
+ *   allocated; `*arr_out` is NULL and both dims out are 0.
  * - ENOMEM: malloc returned NULL; `*arr_out` is NULL, the dims out are the
  *   window's dimensions.
- * - EINVAL: an out-pointer is NULL, or `arr_in` is NULL with a non-empty
- *   valid window (or a pointer is misaligned); nothing is allocated and the
- *   usable out-pointers receive NULL and 0.
+ * - ENOTRECOVERABLE: an internal error (a bug); nothing is leaked.
  *
  * # Safety
  * `arr_in` is NULL or points to `dim1 * dim2` readable ints that nobody

@@ -1,5 +1,5 @@
 /*
- * ezalloc: alloc() and ezalloc_free() of the ezalloc C library.
+ * ezalloc: alloc(), ezalloc_free() and the thread-count setting of the ezalloc C library.
  *
  * Blocks returned by this library come from malloc(): release them with
  * free() or ezalloc_free(). Failures are reported through errno, which is
@@ -16,15 +16,17 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Allocates `ni` ints with `malloc(ni * sizeof(int))`, the size computed as C
- * computes it (a negative `ni` converts to a huge size, which fails).
+ * Allocates `ni` ints with `malloc(ni * sizeof(int))`. A negative `ni`
+ * (which C converts to a size too large for malloc), or a size that does
+ * not fit in `size_t` (32-bit targets), fails with ENOMEM.
  *
  * On return `*veco` is the block (uninitialised; the caller owns it and
  * releases it with `free()` or `ezalloc_free()`) or NULL, and `*n` is `ni`.
  * `ni == 0` behaves as `malloc(0)`: on glibc a non-NULL block to free.
  *
  * errno: left unchanged on success.
- * - ENOMEM: malloc returned NULL; `*veco` is NULL, `*n` is still `ni`.
+ * - ENOMEM: malloc returned NULL, or the size cannot be represented (see
+ *   above); `*veco` is NULL, `*n` is still `ni`.
  * - EINVAL: `veco` or `n` is NULL (or misaligned); nothing is allocated,
  *   and the other out-pointer, if usable, receives NULL or 0.
  *
@@ -32,6 +34,29 @@ extern "C" {
  * `veco` and `n` are NULL or valid for writes.
  */
 void alloc(int ni, int **veco, int *n);
+
+/**
+ * Sets the number of threads (the calling thread included) that large
+ * copies use from now on, in every thread of the process.
+ *
+ * `n >= 1` sets it (values above 64 count as 64); `n == 0` returns to the
+ * default, fixed when the library was loaded: `EZALLOC_THREADS` if it was
+ * a positive integer (at most 64), else the CPUs available to the process
+ * (affinity mask and cgroup CPU quota; at most 8). Outputs under 8 MiB are
+ * always copied by the calling thread alone.
+ *
+ * Returns the previous setting (what ezalloc_get_threads() returned).
+ * errno: left unchanged on success.
+ * - EINVAL: `n < 0`; returns -1 and changes nothing.
+ */
+int ezalloc_set_threads(int n);
+
+/**
+ * The number of threads (the calling thread included) that a large copy
+ * uses: the value set with ezalloc_set_threads(), else the default.
+ * Between 1 and 64. errno is left unchanged.
+ */
+int ezalloc_get_threads(void);
 
 /**
  * Releases a block returned by `alloc()` or `crop()`; NULL is ignored.

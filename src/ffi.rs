@@ -40,15 +40,17 @@ unsafe fn store<T>(out: *mut T, value: T) {
     }
 }
 
-/// Allocates `ni` ints with `malloc(ni * sizeof(int))`, the size computed as C
-/// computes it (a negative `ni` converts to a huge size, which fails).
+/// Allocates `ni` ints with `malloc(ni * sizeof(int))`. A negative `ni`
+/// (which C converts to a size too large for malloc), or a size that does
+/// not fit in `size_t` (32-bit targets), fails with ENOMEM.
 ///
 /// On return `*veco` is the block (uninitialised; the caller owns it and
 /// releases it with `free()` or `ezalloc_free()`) or NULL, and `*n` is `ni`.
 /// `ni == 0` behaves as `malloc(0)`: on glibc a non-NULL block to free.
 ///
 /// errno: left unchanged on success.
-/// - ENOMEM: malloc returned NULL; `*veco` is NULL, `*n` is still `ni`.
+/// - ENOMEM: malloc returned NULL, or the size cannot be represented (see
+///   above); `*veco` is NULL, `*n` is still `ni`.
 /// - EINVAL: `veco` or `n` is NULL (or misaligned); nothing is allocated,
 ///   and the other out-pointer, if usable, receives NULL or 0.
 ///
@@ -86,19 +88,25 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
 /// Nothing is printed.
 ///
-/// Outputs of 8 MiB or more are copied by up to `EZALLOC_THREADS` threads
-/// (default: the cores this thread may run on; at most 8; read once, at the
-/// first call): the calling thread and helper pthreads, all joined before
-/// crop() returns. A helper that cannot start leaves its rows to the caller.
+/// Outputs of 8 MiB or more are copied by up to ezalloc_get_threads()
+/// threads: the calling thread and helper pthreads started with every signal
+/// blocked, all joined before crop() returns. A helper that cannot start
+/// leaves its rows to the caller. The calling thread cannot be cancelled
+/// during the call (its cancellation state is restored on return).
 ///
-/// errno: left unchanged on success.
+/// errno: left unchanged on success. Checked in this order:
+/// - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated
+///   and the usable out-pointers receive NULL and 0.
 /// - EPERM: the window fails the check above; `*arr_out` is NULL and both
-///   dims out are 0. A bad window is EPERM even when `arr_in` is NULL.
+///   dims out are 0. A bad window is EPERM whatever `arr_in`, `dim1` and
+///   `dim2` are.
+/// - EINVAL: the window is not empty, and `dim1 * dim2 * sizeof(int)`
+///   exceeds the largest object size (`PTRDIFF_MAX`), so that no such input
+///   exists, or `arr_in` is NULL or misaligned. Nothing is read or
+///   allocated; `*arr_out` is NULL and both dims out are 0.
 /// - ENOMEM: malloc returned NULL; `*arr_out` is NULL, the dims out are the
 ///   window's dimensions.
-/// - EINVAL: an out-pointer is NULL, or `arr_in` is NULL with a non-empty
-///   valid window (or a pointer is misaligned); nothing is allocated and the
-///   usable out-pointers receive NULL and 0.
+/// - ENOTRECOVERABLE: an internal error (a bug); nothing is leaked.
 ///
 /// # Safety
 /// `arr_in` is NULL or points to `dim1 * dim2` readable ints that nobody
@@ -117,6 +125,8 @@ pub unsafe extern "C" fn crop(
     dim1_out: *mut c_int,
     dim2_out: *mut c_int,
 ) {
+    // A cancel requested during the call acts after it returns.
+    let _no_cancel = parallel::NoCancel::new();
     let empty = Shape { rows: 0, cols: 0 };
     let mut shape = empty;
     let result = run(|| {
@@ -129,30 +139,41 @@ pub unsafe extern "C" fn crop(
             d2_0,
             d2_1,
         };
+        // The original checks the window first, whatever the rest is.
         let checked = window.check(dim1, dim2)?;
-        let (start, len) = window.source_span(dim2, checked);
-        if len > 0 && !usable(arr_in) {
+        if checked.is_empty() {
+            // Reads nothing: the original's malloc(0), whatever arr_in,
+            // dim1 and dim2 are.
+            shape = checked;
+            return window::output_block(checked);
+        }
+        // No dim1 x dim2 array larger than isize::MAX bytes exists: refuse
+        // before reading or allocating anything.
+        let input_len = window::input_len(dim1, dim2)?;
+        if !usable(arr_in) {
+            return Err(Error::Inval);
+        }
+        let (start, len) = window.source_span(dim2, checked)?;
+        if start.checked_add(len).is_none_or(|end| end > input_len) {
             return Err(Error::Inval);
         }
         shape = checked;
         // Allocate before reading the input, as the original does.
         let mut block = window::output_block(checked)?;
-        if len > isize::MAX as usize / size_of::<c_int>() {
-            // No array of dim1 * dim2 ints can be that large: the input
-            // cannot be what the caller says it is.
-            return Err(Error::Inval);
-        }
-        let src: &[c_int] = if len == 0 {
-            &[]
-        } else {
-            // SAFETY: `arr_in` is non-NULL and aligned; the caller guarantees
-            // it points to dim1 * dim2 ints not written during the call, and
-            // the checked window's span `start..start + len` lies within them
-            // (its size was checked against isize::MAX above).
-            unsafe { std::slice::from_raw_parts(arr_in.add(start), len) }
-        };
-        let threads = parallel::crop_threads();
-        parallel::copy_window_parallel(src, dim2 as usize, checked, block.as_uninit_mut(), threads);
+        // SAFETY: `arr_in` is non-NULL and aligned; the caller guarantees it
+        // points to dim1 * dim2 ints not written during the call (an array
+        // of at most isize::MAX bytes, checked above), and the checked
+        // window's span `start..start + len` lies within them.
+        let src = unsafe { std::slice::from_raw_parts(arr_in.add(start), len) };
+        let bytes = block.len().saturating_mul(size_of::<c_int>());
+        let threads = parallel::threads_for(bytes);
+        parallel::copy_window_parallel(
+            src,
+            dim2 as usize,
+            checked,
+            block.as_uninit_mut(),
+            threads,
+        )?;
         Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {
@@ -167,6 +188,39 @@ pub unsafe extern "C" fn crop(
         store(dim1_out, dims.rows);
         store(dim2_out, dims.cols);
     }
+}
+
+/// Sets the number of threads (the calling thread included) that large
+/// copies use from now on, in every thread of the process.
+///
+/// `n >= 1` sets it (values above 64 count as 64); `n == 0` returns to the
+/// default, fixed when the library was loaded: `EZALLOC_THREADS` if it was
+/// a positive integer (at most 64), else the CPUs available to the process
+/// (affinity mask and cgroup CPU quota; at most 8). Outputs under 8 MiB are
+/// always copied by the calling thread alone.
+///
+/// Returns the previous setting (what ezalloc_get_threads() returned).
+/// errno: left unchanged on success.
+/// - EINVAL: `n < 0`; returns -1 and changes nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn ezalloc_set_threads(n: c_int) -> c_int {
+    let _no_cancel = parallel::NoCancel::new();
+    let result = run(|| {
+        let n = usize::try_from(n).map_err(|_| Error::Inval)?;
+        Ok(parallel::set_threads(n))
+    });
+    result.map_or(-1, |previous| {
+        c_int::try_from(previous).unwrap_or(c_int::MAX)
+    })
+}
+
+/// The number of threads (the calling thread included) that a large copy
+/// uses: the value set with ezalloc_set_threads(), else the default.
+/// Between 1 and 64. errno is left unchanged.
+#[unsafe(no_mangle)]
+pub extern "C" fn ezalloc_get_threads() -> c_int {
+    let _no_cancel = parallel::NoCancel::new();
+    run(|| Ok(parallel::threads())).map_or(-1, |n| c_int::try_from(n).unwrap_or(c_int::MAX))
 }
 
 /// Releases a block returned by `alloc()` or `crop()`; NULL is ignored.

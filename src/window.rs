@@ -6,18 +6,35 @@ use libc::c_int;
 
 use crate::{Error, MallocBlock};
 
-/// The byte count C computes for `malloc(ni * sizeof(int))`.
-///
-/// `ni` is converted to `size_t` before the multiplication, as C's usual
-/// arithmetic conversions do: a negative `ni` wraps to a huge size, which
-/// `malloc()` refuses.
-pub fn alloc_bytes(ni: c_int) -> usize {
-    (ni as isize as usize).wrapping_mul(size_of::<c_int>())
+/// The byte count of `ni` ints, or `None` when no block can hold them: `ni`
+/// is negative (C converts it to a `size_t` so large that `malloc()` fails)
+/// or `ni * sizeof(int)` does not fit in `size_t` (possible on 32-bit
+/// targets, where C's product would wrap around to a block too small).
+pub fn alloc_bytes(ni: c_int) -> Option<usize> {
+    usize::try_from(ni).ok()?.checked_mul(size_of::<c_int>())
 }
 
-/// `alloc()`'s result: a block of `malloc(ni * sizeof(int))`.
+/// `alloc()`'s result: a block of `malloc(ni * sizeof(int))`; `ENOMEM`
+/// without calling `malloc()` when the size cannot be represented (see
+/// [`alloc_bytes`]), as `malloc()` would fail for it.
 pub fn alloc_block(ni: c_int) -> Result<MallocBlock, Error> {
-    MallocBlock::with_bytes(alloc_bytes(ni)).ok_or(Error::NoMem)
+    let bytes = alloc_bytes(ni).ok_or(Error::NoMem)?;
+    MallocBlock::with_bytes(bytes).ok_or(Error::NoMem)
+}
+
+/// The number of ints of a row-major `dim1` x `dim2` input, when such an
+/// array can exist: its size in bytes must not exceed `isize::MAX` (no
+/// object is larger, on any target). Otherwise, or for a negative
+/// dimension, [`Error::Inval`].
+pub fn input_len(dim1: c_int, dim2: c_int) -> Result<usize, Error> {
+    let rows = usize::try_from(dim1).map_err(|_| Error::Inval)?;
+    let cols = usize::try_from(dim2).map_err(|_| Error::Inval)?;
+    let len = rows.checked_mul(cols).ok_or(Error::Inval)?;
+    let bytes = len.checked_mul(size_of::<c_int>()).ok_or(Error::Inval)?;
+    if bytes > isize::MAX as usize {
+        return Err(Error::Inval);
+    }
+    Ok(len)
 }
 
 /// A crop window: rows `d1_0..d1_1` and columns `d2_0..d2_1`, ends excluded.
@@ -43,19 +60,22 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// Number of elements, computed without overflow.
-    pub fn len(self) -> usize {
-        self.rows as usize * self.cols as usize
+    /// Number of elements; `None` if it does not fit in `usize` (or a
+    /// dimension is negative).
+    pub fn len(self) -> Option<usize> {
+        let rows = usize::try_from(self.rows).ok()?;
+        let cols = usize::try_from(self.cols).ok()?;
+        rows.checked_mul(cols)
     }
 
     /// Whether the window holds no element.
     pub fn is_empty(self) -> bool {
-        self.len() == 0
+        self.rows == 0 || self.cols == 0
     }
 
     /// The bytes to ask `malloc()` for; `None` if they do not fit in `size_t`.
     pub fn bytes(self) -> Option<usize> {
-        self.len().checked_mul(size_of::<c_int>())
+        self.len()?.checked_mul(size_of::<c_int>())
     }
 }
 
@@ -79,17 +99,27 @@ impl Window {
 
     /// The span of a row-major `dim2`-column input that this window reads:
     /// `(offset of its first element, number of elements up to its last)`.
-    /// Empty windows read nothing: `(0, 0)`.
-    ///
-    /// Call only on a window that passed [`Window::check`].
-    pub fn source_span(self, dim2: c_int, shape: Shape) -> (usize, usize) {
+    /// Empty windows read nothing: `(0, 0)`. The arithmetic is checked: an
+    /// offset that does not fit in `usize`, or a negative value (a window
+    /// that did not pass [`Window::check`]), gives [`Error::Inval`]. The
+    /// span lies within `dim1 * dim2` elements when the window passed
+    /// [`Window::check`].
+    pub fn source_span(self, dim2: c_int, shape: Shape) -> Result<(usize, usize), Error> {
         if shape.is_empty() {
-            return (0, 0);
+            return Ok((0, 0));
         }
-        let stride = dim2 as usize;
-        let start = self.d1_0 as usize * stride + self.d2_0 as usize;
-        let len = (shape.rows as usize - 1) * stride + shape.cols as usize;
-        (start, len)
+        let us = |v: c_int| usize::try_from(v).map_err(|_| Error::Inval);
+        let stride = us(dim2)?;
+        let start = us(self.d1_0)?
+            .checked_mul(stride)
+            .and_then(|o| o.checked_add(us(self.d2_0).ok()?))
+            .ok_or(Error::Inval)?;
+        let len = (us(shape.rows)? - 1)
+            .checked_mul(stride)
+            .and_then(|o| o.checked_add(us(shape.cols).ok()?))
+            .ok_or(Error::Inval)?;
+        start.checked_add(len).ok_or(Error::Inval)?;
+        Ok((start, len))
     }
 }
 
@@ -112,13 +142,15 @@ pub fn copy_rows_with(
     dst: &mut [MaybeUninit<c_int>],
     mut copy: impl FnMut(&[c_int], &mut [MaybeUninit<c_int>]),
 ) {
-    let cols = shape.cols as usize;
+    let Ok(cols) = usize::try_from(shape.cols) else {
+        return;
+    };
     if cols == 0 {
         return;
     }
-    for (row, out) in dst.chunks_exact_mut(cols).enumerate() {
-        let from = row * stride;
-        copy(&src[from..from + cols], out);
+    // Rows start `stride` elements apart; the last needs only `cols`.
+    for (out, from) in dst.chunks_exact_mut(cols).zip(src.chunks(stride.max(1))) {
+        copy(&from[..cols], out);
     }
 }
 

@@ -62,6 +62,11 @@ enum Link {
 
 /// Compiles `c_tests/<name>.c` and links it against the library.
 fn build(name: &str, link: Link, cpp: bool) -> PathBuf {
+    build_with(name, link, cpp, &[])
+}
+
+/// [`build`] with extra compiler and linker arguments.
+fn build_with(name: &str, link: Link, cpp: bool, extra: &[&str]) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = lib_dir();
     let suffix = match (link, cpp) {
@@ -77,7 +82,8 @@ fn build(name: &str, link: Link, cpp: bool) -> PathBuf {
         .arg(root.join("include"))
         .arg(root.join("c_tests").join(format!("{name}.c")))
         .arg("-o")
-        .arg(&exe);
+        .arg(&exe)
+        .args(extra);
     match link {
         Link::Static => cmd.arg(lib.join("libezalloc.a")).args(STATIC_DEPS),
         Link::Shared => cmd
@@ -125,4 +131,43 @@ fn c_crop() {
 fn c_and_cxx_accept_the_recipe_prototypes() {
     build_and_run("test_prototypes");
     run(&build("test_prototypes", Link::Shared, true));
+}
+
+/// The library as a guest in a threaded host (pthread_cancel, signal
+/// handlers, fork), on this target too (32-bit x86 in `make test`).
+fn build_and_run_guest(name: &str) {
+    for link in [Link::Static, Link::Shared] {
+        run(&build_with(
+            name,
+            link,
+            false,
+            &["-D_GNU_SOURCE", "-pthread"],
+        ));
+    }
+}
+
+#[test]
+fn c_cancel_waits_for_the_call_to_return() {
+    build_and_run_guest("test_cancel");
+}
+
+#[test]
+fn c_signal_handlers_never_run_on_library_threads() {
+    build_and_run_guest("test_signals");
+}
+
+#[test]
+fn c_fork_child_crops() {
+    build_and_run_guest("test_fork");
+}
+
+#[test]
+fn c_thread_count_and_helper_state() {
+    let extra = ["-D_GNU_SOURCE", "-pthread", "-Wl,--wrap=pthread_create"];
+    run(&build_with(
+        "test_thread_count",
+        Link::Static,
+        false,
+        &extra,
+    ));
 }

@@ -130,12 +130,42 @@ proptest! {
 }
 
 #[test]
-fn alloc_bytes_follows_c_conversions() {
-    assert_eq!(alloc_bytes(0), 0);
-    assert_eq!(alloc_bytes(3), 12);
-    assert_eq!(alloc_bytes(i32::MAX), (i32::MAX as usize) * 4);
-    assert_eq!(alloc_bytes(-1), usize::MAX - 3);
-    assert_eq!(alloc_bytes(i32::MIN), 0usize.wrapping_sub(1 << 33));
+fn alloc_bytes_are_checked() {
+    assert_eq!(alloc_bytes(0), Some(0));
+    assert_eq!(alloc_bytes(3), Some(12));
+    // Negative: C's size_t conversion gives a size malloc refuses.
+    assert_eq!(alloc_bytes(-1), None);
+    assert_eq!(alloc_bytes(i32::MIN), None);
+    // 2^31 - 1 ints: 8 GiB, representable only with 64-bit sizes; C's
+    // product would wrap around on 32-bit targets.
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(alloc_bytes(i32::MAX), Some((i32::MAX as usize) * 4));
+    #[cfg(target_pointer_width = "32")]
+    {
+        assert_eq!(alloc_bytes(i32::MAX), None);
+        assert_eq!(alloc_bytes(1 << 30), None);
+        assert_eq!(alloc_bytes((1 << 30) - 1), Some(usize::MAX - 3));
+    }
+}
+
+#[test]
+fn alloc_of_an_unrepresentable_size_is_enomem() {
+    let sizes: &[c_int] = if cfg!(target_pointer_width = "32") {
+        &[-1, i32::MIN, -(1 << 30), 1 << 30, i32::MAX]
+    } else {
+        &[-1, i32::MIN, -(1 << 30)]
+    };
+    for &ni in sizes {
+        let mut veco: *mut c_int = 7 as *mut c_int;
+        let mut n = 0;
+        errno::set_errno(errno::Errno(42));
+        // SAFETY: the out-pointers are locals.
+        unsafe { alloc(ni, &mut veco, &mut n) };
+        assert_eq!(
+            (errno::errno().0, veco, n),
+            (libc::ENOMEM, ptr::null_mut(), ni)
+        );
+    }
 }
 
 #[test]
@@ -160,8 +190,95 @@ fn large_shape_bytes_do_not_overflow() {
         rows: i32::MAX,
         cols: i32::MAX,
     };
-    assert_eq!(s.len(), (i32::MAX as usize).pow(2));
-    assert_eq!(s.bytes(), Some((i32::MAX as usize).pow(2) * 4));
+    #[cfg(target_pointer_width = "64")]
+    {
+        assert_eq!(s.len(), Some((i32::MAX as usize).pow(2)));
+        assert_eq!(s.bytes(), Some((i32::MAX as usize).pow(2) * 4));
+    }
+    // 32-bit sizes: 65536 x 65536 ints do not fit (no wrap to malloc(0)).
+    #[cfg(target_pointer_width = "32")]
+    {
+        assert_eq!(s.len(), None);
+        let w = Shape {
+            rows: 65536,
+            cols: 65536,
+        };
+        assert_eq!(w.len(), None);
+        assert_eq!(w.bytes(), None);
+        let w = Shape {
+            rows: 32768,
+            cols: 32768,
+        };
+        assert_eq!(w.len(), Some(1 << 30));
+        assert_eq!(w.bytes(), None);
+    }
+}
+
+#[test]
+fn input_len_refuses_arrays_larger_than_isize_max() {
+    use ezalloc::window::input_len;
+    assert_eq!(input_len(3, 4), Ok(12));
+    assert_eq!(input_len(0, 4), Ok(0));
+    assert_eq!(input_len(-1, 4), Err(Error::Inval));
+    assert_eq!(input_len(i32::MAX, i32::MAX), Err(Error::Inval));
+    // The largest dimensions an array of ints may have on this target.
+    let max_ints = isize::MAX as usize / 4;
+    let side = (max_ints as f64).sqrt() as usize;
+    let side = (side.saturating_sub(2)..side + 2)
+        .filter(|s| s * s <= max_ints)
+        .max()
+        .unwrap();
+    let side = c_int::try_from(side).unwrap_or(c_int::MAX);
+    if (side as usize).pow(2) <= max_ints {
+        assert_eq!(input_len(side, side), Ok((side as usize).pow(2)));
+    }
+    #[cfg(target_pointer_width = "32")]
+    assert_eq!(input_len(65536, 65536), Err(Error::Inval));
+    #[cfg(target_pointer_width = "32")]
+    assert_eq!(input_len(side + 1, side + 1), Err(Error::Inval));
+}
+
+/// crop() with a small input but dims that no array can have: errno and
+/// outputs, reading and allocating nothing (the input is 16 ints).
+fn crop_small(dim1: c_int, dim2: c_int, w: Window) -> (c_int, bool, c_int, c_int) {
+    let input = array(4, 4);
+    let (err, got, r, c) = call_crop(Some(&input), dim1, dim2, w, 77);
+    (err, got.is_some(), r, c)
+}
+
+#[test]
+fn impossible_dimensions_are_einval_wherever_the_window_is() {
+    let m = i32::MAX;
+    let w = |d1_0, d1_1, d2_0, d2_1| Window {
+        d1_0,
+        d1_1,
+        d2_0,
+        d2_1,
+    };
+    let einval = (libc::EINVAL, false, 0, 0);
+    // The case: the window's start offset overflows.
+    assert_eq!(crop_small(m, m, w(m - 2, m - 1, 0, 1)), einval);
+    // Windows at the start, at the end, and large.
+    assert_eq!(crop_small(m, m, w(0, 1, 0, 1)), einval);
+    assert_eq!(crop_small(m, m, w(0, 1, m - 2, m - 1)), einval);
+    assert_eq!(crop_small(m, m, w(0, m - 1, 0, m - 1)), einval);
+    #[cfg(target_pointer_width = "32")]
+    {
+        assert_eq!(crop_small(m, 3, w(0, 1, 0, 1)), einval);
+        assert_eq!(crop_small(3, m, w(0, 1, 0, 1)), einval);
+        assert_eq!(crop_small(65537, 65537, w(0, 65536, 0, 65536)), einval);
+        assert_eq!(crop_small(65537, 65537, w(0, 1, 0, 1)), einval);
+        assert_eq!(crop_small(1 << 14, 1 << 15, w(0, 1, 0, 1)), einval);
+    }
+    // The original checks the window first: a bad window is EPERM.
+    let eperm = (libc::EPERM, false, 0, 0);
+    assert_eq!(crop_small(m, m, w(m - 1, m, 0, 1)), eperm);
+    assert_eq!(crop_small(m, m, w(1, 0, 0, 1)), eperm);
+    assert_eq!(crop_small(m, m, w(-1, 0, 0, 1)), eperm);
+    // An empty window reads nothing: the original's malloc(0), as for any
+    // dimensions.
+    assert_eq!(crop_small(m, m, w(m - 2, m - 2, 5, 9)), (77, true, 0, 4));
+    assert_eq!(crop_small(m, m, w(3, 9, m - 2, m - 2)), (77, true, 6, 0));
 }
 
 #[test]
@@ -275,12 +392,12 @@ fn parallel_copy_equals_the_plain_copy() {
         ),
     ] {
         let shape = w.check(dim1, dim2).unwrap();
-        let (start, len) = w.source_span(dim2, shape);
+        let (start, len) = w.source_span(dim2, shape).unwrap();
         let src = &input[start..start + len];
-        let mut plain = vec![MaybeUninit::new(-1); shape.len()];
-        let mut parallel = vec![MaybeUninit::new(-2); shape.len()];
+        let mut plain = vec![MaybeUninit::new(-1); shape.len().unwrap()];
+        let mut parallel = vec![MaybeUninit::new(-2); shape.len().unwrap()];
         copy_window(src, dim2 as usize, shape, &mut plain);
-        copy_window_parallel(src, dim2 as usize, shape, &mut parallel, threads);
+        copy_window_parallel(src, dim2 as usize, shape, &mut parallel, threads).unwrap();
         // SAFETY: both buffers were initialised above and fully overwritten.
         let (plain, parallel) = unsafe {
             (
@@ -291,22 +408,76 @@ fn parallel_copy_equals_the_plain_copy() {
         assert_eq!(plain, parallel);
         assert_eq!(plain[0], input[start]);
         if shape.rows > 1 {
-            assert!(shape.len() * 4 >= PARALLEL_MIN_BYTES);
+            assert!(shape.bytes().unwrap() >= PARALLEL_MIN_BYTES);
         }
     }
 }
 
 #[test]
-fn thread_setting_is_bounded_by_the_cores() {
-    use ezalloc::parallel::threads_setting;
+fn thread_setting_defaults_to_the_cpus() {
+    use ezalloc::parallel::{DEFAULT_MAX_THREADS, MAX_THREADS, threads_setting};
     assert_eq!(threads_setting(None, 2), 2);
-    assert_eq!(threads_setting(Some("1"), 8), 1);
-    assert_eq!(threads_setting(Some("4"), 2), 2);
-    assert_eq!(threads_setting(Some("3"), 8), 3);
+    assert_eq!(threads_setting(None, 0), 1);
+    assert_eq!(threads_setting(None, 64), DEFAULT_MAX_THREADS);
     assert_eq!(threads_setting(Some("0"), 2), 2);
-    assert_eq!(threads_setting(Some("many"), 2), 2);
-    assert_eq!(threads_setting(Some("5"), 0), 1);
-    assert_eq!(threads_setting(None, 64), ezalloc::parallel::MAX_THREADS);
+    assert_eq!(threads_setting(Some("-3"), 2), 2);
+    assert_eq!(threads_setting(Some("many"), 3), 3);
+    // An explicit value is taken as given, up to MAX_THREADS.
+    assert_eq!(threads_setting(Some("1"), 8), 1);
+    assert_eq!(threads_setting(Some("4"), 2), 4);
+    assert_eq!(threads_setting(Some(" 3 "), 8), 3);
+    assert_eq!(threads_setting(Some("5"), 0), 5);
+    assert_eq!(threads_setting(Some("1000"), 2), MAX_THREADS);
+}
+
+#[test]
+fn run_parts_runs_every_part_once() {
+    use ezalloc::parallel::run_parts;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for threads in [0, 1, 2, 3, 8, 100] {
+        for parts in [0, 1, 2, 5, 64, 300] {
+            let counts: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+            let result = run_parts(parts, threads, &|i| {
+                counts[i].fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(result, Ok(()));
+            assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+        }
+    }
+}
+
+/// The calling thread's id, to tell helpers from the caller.
+fn thread_id() -> libc::pthread_t {
+    // SAFETY: pthread_self has no precondition.
+    unsafe { libc::pthread_self() }
+}
+
+#[test]
+fn a_panic_in_a_helper_thread_is_reported_not_an_abort() {
+    use ezalloc::parallel::run_parts;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let caller = thread_id();
+    let on_helpers = AtomicUsize::new(0);
+    let result = run_parts(16, 2, &|i| {
+        // Slow parts, so that the helper takes some.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        if thread_id() != caller {
+            on_helpers.fetch_add(1, Ordering::Relaxed);
+            panic!("deliberate panic in part {i} on a helper thread");
+        }
+    });
+    assert_eq!(
+        on_helpers.load(Ordering::Relaxed),
+        1,
+        "no new part after a panic"
+    );
+    assert_eq!(result, Err(Error::Internal));
+    // On the calling thread too, and the next call is fine.
+    assert_eq!(
+        run_parts(4, 1, &|_| panic!("deliberate")),
+        Err(Error::Internal)
+    );
+    assert_eq!(run_parts(4, 2, &|_| ()), Ok(()));
 }
 
 #[test]

@@ -1,0 +1,120 @@
+/* After fork(), the child crops like the parent: large (threaded) and small
+ * crops give the right contents, and the thread setting is inherited. The
+ * library keeps no thread, pool or lock between calls, so this also holds
+ * when the fork happens while another thread of the parent is in the
+ * middle of a threaded crop: several rounds of that (not under valgrind,
+ * see main). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "crop.h"
+#include "ezalloc.h"
+
+#define DIM 2100
+#define SIDE 2048 /* 16 MiB out: threaded */
+#define ROUNDS 8
+
+static int *input;
+static int stop;           /* atomic builtins: shared between threads */
+static long cropping_done; /* written by the busy thread only */
+
+/* One crop, checked in full; 1 if right. */
+static int crop_ok(int d1_0, int side)
+{
+    int *out = NULL, r = 0, c = 0, i, j, same = 1;
+
+    errno = 0;
+    crop(input, DIM, DIM, d1_0, d1_0 + side, 7, 7 + side, &out, &r, &c);
+    if (out == NULL || errno != 0 || r != side || c != side) {
+        free(out);
+        return 0;
+    }
+    for (j = 0; j < r; j++)
+        for (i = 0; i < c; i++)
+            same &= out[(size_t)j * c + i] == input[(size_t)(j + d1_0) * DIM + i + 7];
+    free(out);
+    return same;
+}
+
+/* In the child: large and small crops, the inherited setting. Exit status
+ * 0 when all is right. */
+static void child(int want_threads)
+{
+    int ok = crop_ok(1, SIDE) && crop_ok(2, 10) && crop_ok(0, SIDE);
+    ok = ok && ezalloc_get_threads() == want_threads;
+    free(input); /* valgrind checks the child's leaks too */
+    _exit(ok ? 0 : 1);
+}
+
+static int fork_and_check(int want_threads)
+{
+    int status = -1;
+    pid_t pid = fork();
+
+    if (pid == 0)
+        child(want_threads);
+    if (pid < 0)
+        return 0;
+    if (waitpid(pid, &status, 0) != pid)
+        return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void *busy(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST)) {
+        if (!crop_ok(3, SIDE))
+            return (void *)1;
+        __atomic_add_fetch(&cropping_done, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t t;
+    void *busy_result = (void *)1;
+    size_t k;
+    /* Under valgrind, only the plain forks: a child forked during another
+     * thread's crop inherits that crop's output block, which nothing in the
+     * child can free (the thread does not exist there), and valgrind checks
+     * the child's leaks too. */
+    int round, rounds = getenv("EZALLOC_TEST_UNDER_VALGRIND") != NULL ? 0 : ROUNDS;
+
+    input = malloc(sizeof(int) * (size_t)DIM * DIM);
+    CHECK(input != NULL);
+    if (input == NULL)
+        return check_report("test_fork");
+    for (k = 0; k < (size_t)DIM * DIM; k++)
+        input[k] = (int)(k * 7 + 1);
+
+    /* Plain fork, with the default setting and with a set one. */
+    CHECK(crop_ok(0, SIDE));
+    CHECK(fork_and_check(ezalloc_get_threads()));
+    ezalloc_set_threads(3);
+    CHECK(fork_and_check(3));
+
+    /* Forks while another thread is in the middle of threaded crops. */
+    CHECK_INT(pthread_create(&t, NULL, busy, NULL), 0);
+    for (round = 0; round < rounds; round++) {
+        struct timespec pause = {0, 1000000 + 700000 * round};
+        nanosleep(&pause, NULL);
+        CHECK(fork_and_check(3));
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    CHECK_INT(pthread_join(t, &busy_result), 0);
+    CHECK(busy_result == NULL);
+    printf("%d forks during %ld threaded crops of another thread\n", rounds, cropping_done);
+    ezalloc_set_threads(0);
+    free(input);
+    return check_report("test_fork");
+}
