@@ -1,20 +1,22 @@
-"""ctypes front end of the ezalloc C library, the same API as the SWIG modules.
+"""ctypes front end of the ezalloc C library: the functions of ezalloc.recipe
+(the SWIG front end), with the same arguments, results and exceptions.
 
-    import ezalloc_ctypes as ez
-    a = ez.alloc_managed(10)                 # 10 C ints, uninitialised
+    from ezalloc import recipe_ctypes as ez
+    a = ez.alloc_managed(10)                      # 10 C ints, uninitialised
     c = ez.crop(matrix, d1_0, d1_1, d2_0, d2_1)   # == matrix[d1_0:d1_1, d2_0:d2_1]
 
 Arrays from alloc_managed() and crop() are zero-copy views of the block the
 library allocated; their base is a small owner object that releases the block
 through ezalloc_free() exactly once, when the last array or view that refers
 to it is gone. alloc_leaking() returns a view that nothing frees (it exists
-to demonstrate the leak). Errors raise the same exceptions as the SWIG
-modules: MemoryError (ENOMEM), IndexError (EPERM), ValueError (EINVAL),
-Exception (any other errno), TypeError / OverflowError for bad arguments.
+to demonstrate the leak). Errors: MemoryError (ENOMEM), IndexError (EPERM),
+ValueError (EINVAL), Exception (any other errno), TypeError / OverflowError
+for bad arguments.
 
-The shared library is found at $EZALLOC_LIB if set, else beside this module,
-else in the cargo target directory ../target/release or ../target/debug,
-else installed on the system library path (ctypes.util.find_library).
+The shared library loaded is, in this order: the one shipped inside the
+package (libezalloc.so.0 beside this module), else $EZALLOC_LIB, else an
+installed libezalloc found by the system loader (ctypes.util.find_library).
+LIBRARY_PATH says which.
 """
 
 import ctypes
@@ -37,26 +39,24 @@ _INT_SIZE = _INTC.itemsize
 
 
 def _find_library():
+    # Only the package's own directory: the library the wheel ships.
+    package_dir = Path(__file__).resolve().parent
+    bundled = sorted(package_dir.glob(_LIB_NAME + "*"))
+    if bundled:
+        return str(bundled[0])
     env = os.environ.get("EZALLOC_LIB")
     if env:
         if not os.path.isfile(env):
             raise ImportError(f"EZALLOC_LIB={env} is not a file")
         return env
-    here = Path(__file__).resolve().parent
-    candidates = [here / _LIB_NAME,
-                  here.parent / "target" / "release" / _LIB_NAME,
-                  here.parent / "target" / "debug" / _LIB_NAME]
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
     # Last, an installed library (`make install`), by its soname.
     installed = ctypes.util.find_library("ezalloc")
     if installed:
         return installed
     raise ImportError(
-        f"{_LIB_NAME} not found: set EZALLOC_LIB to its path, build it with "
-        "`cargo build --release`, or install it with `make install` (looked in: "
-        + ", ".join(str(c) for c in candidates) + ", and the system library path)")
+        f"{_LIB_NAME} not found: not in the package ({package_dir}), EZALLOC_LIB is "
+        "not set, and the system loader knows no libezalloc (install the package "
+        "with pip, or set EZALLOC_LIB to the library's path)")
 
 
 LIBRARY_PATH = _find_library()
