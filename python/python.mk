@@ -8,8 +8,9 @@
 #   make py-test     pytest (python_tests/) on the installed package, then
 #                    the same with the other ends of the supported ranges
 #                    (py-test-min)
-#   make py-test-min .venv-min: the lowest supported numpy (2.3.5) and SWIG
-#                    (4.2.1), the package built from source there, pytest
+#   make py-test-min .venv-min: the lowest supported numpy (2.3.5), SWIG
+#                    (4.2.1) and setuptools: the package built from source
+#                    there, pytest; then .venv's wheel installed there, pytest
 #   make py-demo     examples/demo.py, through both front ends
 #   make wheel       a manylinux wheel in dist/ (auditwheel repair + show)
 #   make sdist       the source distribution in dist/
@@ -62,9 +63,6 @@ py-build: $(VENV)/.ezalloc-installed
 $(VENV)/.ezalloc-installed: $(VENV)/.ezalloc-py-env $(PY_SOURCES) | lib
 	$(call py_install,$(VENV))
 
-$(VENV_MIN)/.ezalloc-installed: $(VENV_MIN)/.ezalloc-py-env $(PY_SOURCES) | lib
-	$(call py_install,$(VENV_MIN))
-
 # pytest on the installed package; run from python_tests/ so that nothing
 # from the source tree shadows it.
 PY_TEST_CMD = cd python_tests && $(abspath $(1))/bin/python -c \
@@ -73,13 +71,22 @@ PY_TEST_CMD = cd python_tests && $(abspath $(1))/bin/python -c \
 	$(abspath $(1))/bin/python -m pytest -q
 
 py-test: py-build
-	@$(abspath $(VENV)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, SWIG/p'
+	@$(abspath $(VENV)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, built with SWIG/p'
 	$(call PY_TEST_CMD,$(VENV))
 	$(MAKE) --no-print-directory py-test-min
 
-py-test-min: $(VENV_MIN)/.ezalloc-installed failmalloc-preload
-	@$(abspath $(VENV_MIN)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, SWIG/p'
+# Lowest numpy and SWIG: the package built from source there, then the wheel
+# built in .venv (newest numpy and SWIG) installed there, as a user with the
+# lowest numpy would get it.
+py-test-min: $(VENV_MIN)/.ezalloc-py-env py-build failmalloc-preload | lib
+	$(call py_install,$(VENV_MIN))
+	@$(abspath $(VENV_MIN)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, built with SWIG/p'
 	$(call PY_TEST_CMD,$(VENV_MIN))
+	$(VENV_MIN_PY) -m pip install $(PIP_QUIET) --no-deps --force-reinstall \
+	  $(WHEEL_DIR)/$(notdir $(VENV))/ezalloc-*.whl
+	@echo "== pytest, the wheel built with $(VENV)'s numpy and SWIG"
+	$(call PY_TEST_CMD,$(VENV_MIN))
+	rm -f $(VENV_MIN)/.ezalloc-installed
 
 py-demo: py-build
 	$(abspath $(VENV_PY)) examples/demo.py
@@ -89,7 +96,7 @@ wheel: py-env lib
 	rm -rf $(WHEEL_DIR)/raw dist/*.whl && mkdir -p $(WHEEL_DIR)/raw dist
 	SWIG=$(abspath $(VENV))/bin/swig $(VENV_PY) -m build --wheel --no-isolation \
 	  --outdir $(WHEEL_DIR)/raw .
-	$(VENV)/bin/auditwheel repair -w dist $(WHEEL_DIR)/raw/ezalloc-*.whl
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/auditwheel repair -w dist $(WHEEL_DIR)/raw/ezalloc-*.whl
 	$(VENV)/bin/auditwheel show dist/ezalloc-*.whl
 
 sdist: py-env
