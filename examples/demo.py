@@ -99,7 +99,7 @@ def allocation_demo(front, headroom_mib, peaks):
                   "arrays only view their blocks, so nothing frees them, and the "
                   f"leaked {4 * N_INTS >> 20} MiB blocks fill the {headroom_mib} MiB "
                   "headroom long before the 2048th allocation. That leak is what the "
-                  "recipe's managed typemaps (the run above) avoid.")
+                  "managed variant (the run above) avoids.")
         elif variant == "managed" and last != "Done!":
             raise SystemExit(f"unexpected: the managed run failed ({last})")
         print(f"peak resident memory of this run: {peak_kib // 1024} MiB")

@@ -47,21 +47,32 @@ $(VENV_MIN)/.ezalloc-py-env: python/requirements-min.txt
 	touch $@
 
 # Build the wheel with the venv's own numpy and SWIG (as pip would, minus the
-# isolation), then install it: what users get. SWIG is the venv's.
+# isolation) into target/wheels/<venv>/, only when a source changed.
 # $(1): venv directory.
-define py_install
+define py_wheel
 	rm -rf $(WHEEL_DIR)/$(notdir $(1)) && mkdir -p $(WHEEL_DIR)/$(notdir $(1))
 	SWIG=$(abspath $(1))/bin/swig $(1)/bin/python -m pip wheel $(PIP_QUIET) \
 	  --no-build-isolation --no-deps -w $(WHEEL_DIR)/$(notdir $(1)) .
+endef
+# Install a wheel into a venv: what users get. $(1): venv, $(2): wheel dir.
+define py_install
 	$(1)/bin/python -m pip install $(PIP_QUIET) --no-deps --force-reinstall \
-	  $(WHEEL_DIR)/$(notdir $(1))/ezalloc-*.whl
-	touch $(1)/.ezalloc-installed
+	  $(WHEEL_DIR)/$(notdir $(2))/ezalloc-*.whl
 endef
 
 py-build: $(VENV)/.ezalloc-installed
 
-$(VENV)/.ezalloc-installed: $(VENV)/.ezalloc-py-env $(PY_SOURCES) | lib
-	$(call py_install,$(VENV))
+$(WHEEL_DIR)/$(notdir $(VENV))/.built: $(VENV)/.ezalloc-py-env $(PY_SOURCES) | lib
+	$(call py_wheel,$(VENV))
+	touch $@
+
+$(VENV)/.ezalloc-installed: $(WHEEL_DIR)/$(notdir $(VENV))/.built
+	$(call py_install,$(VENV),$(VENV))
+	touch $@
+
+$(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built: $(VENV_MIN)/.ezalloc-py-env $(PY_SOURCES) | lib
+	$(call py_wheel,$(VENV_MIN))
+	touch $@
 
 # pytest on the installed package; run from python_tests/ so that nothing
 # from the source tree shadows it.
@@ -78,15 +89,13 @@ py-test: py-build
 # Lowest numpy and SWIG: the package built from source there, then the wheel
 # built in .venv (newest numpy and SWIG) installed there, as a user with the
 # lowest numpy would get it.
-py-test-min: $(VENV_MIN)/.ezalloc-py-env py-build failmalloc-preload | lib
-	$(call py_install,$(VENV_MIN))
+py-test-min: $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built py-build failmalloc-preload
+	$(call py_install,$(VENV_MIN),$(VENV_MIN))
 	@$(abspath $(VENV_MIN)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, built with SWIG/p'
 	$(call PY_TEST_CMD,$(VENV_MIN))
-	$(VENV_MIN_PY) -m pip install $(PIP_QUIET) --no-deps --force-reinstall \
-	  $(WHEEL_DIR)/$(notdir $(VENV))/ezalloc-*.whl
-	@echo "== pytest, the wheel built with $(VENV)'s numpy and SWIG"
+	$(call py_install,$(VENV_MIN),$(VENV))
+	@echo "== pytest, the wheel built in $(VENV) (its numpy and SWIG)"
 	$(call PY_TEST_CMD,$(VENV_MIN))
-	rm -f $(VENV_MIN)/.ezalloc-installed
 
 py-demo: py-build
 	$(abspath $(VENV_PY)) examples/demo.py
@@ -106,4 +115,4 @@ sdist: py-env
 # Build outputs only; the venvs and the cached numpy.i stay.
 py-clean:
 	rm -rf build dist $(WHEEL_DIR) python/*.egg-info python/ezalloc/_version.py \
-	  python/ezalloc/recipe.py $(VENV)/.ezalloc-installed $(VENV_MIN)/.ezalloc-installed
+	  $(VENV)/.ezalloc-installed
