@@ -8,7 +8,8 @@ numpy's wheels do not carry it. It is found the way pip finds packages:
 
 - the index: PIP_INDEX_URL, else pip's configuration (`pip config list`,
   `install.index-url` over `global.index-url`), else pip's own default, read
-  from the pip module of this Python;
+  from pip (this Python's, else that of the `pip` on PATH, else that of the
+  base interpreter: a build front end's isolated environment may lack pip);
 - the index's simple API, JSON form (PEP 691), HTML (PEP 503) as a fallback;
 - the sdist's sha256 as published by the index is checked over the whole
   download, which is streamed: only numpy.i is extracted, nothing is built.
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -54,15 +56,38 @@ def cache_root():
     return Path(base) / "ezalloc"
 
 
-def _pip(*args):
-    """Runs this Python's pip (isolated from PYTHON* variables, so that a
-    build environment's path overlay does not hide it); None if it cannot."""
+def _run(cmd):
+    """Standard output of `cmd`, or None if it cannot run or fails."""
     try:
-        out = subprocess.run([sys.executable, "-I", "-m", "pip", *args], text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
+        out = subprocess.run(cmd, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout if out.returncode == 0 else None
+
+
+def _pip_python():
+    """A Python with pip: this one, else the one of the `pip` on PATH, else
+    the base interpreter of this venv (a build front end's isolated
+    environment may have no pip of its own). Run with -I, so that a build
+    environment's path overlay (PYTHONPATH) does not hide pip; PIP_*
+    variables still apply."""
+    candidates = [sys.executable]
+    for name in ("pip3", "pip"):
+        script = shutil.which(name)
+        if script:
+            try:
+                with open(script, "rb") as f:
+                    first = f.readline()
+            except OSError:
+                continue
+            if first.startswith(b"#!") and first[2:].split():
+                candidates.append(first[2:].split()[0].decode())
+    candidates.append(getattr(sys, "_base_executable", None))
+    for python in candidates:
+        if python and _run([python, "-I", "-m", "pip", "--version"]) is not None:
+            return python
+    return None
 
 
 def index_url():
@@ -70,26 +95,24 @@ def index_url():
     env = os.environ.get("PIP_INDEX_URL")
     if env:
         return env.split()[0]
-    listing = _pip("config", "list")
-    if listing is not None:
-        found = {}
-        for line in listing.splitlines():
-            m = re.match(r"^([\w:.-]+)\.index[-_]url='(.*)'$", line.strip())
-            if m:
-                found[m.group(1)] = m.group(2)
-        for section in ("install", "global"):
-            if found.get(section):
-                return found[section].split()[0]
-    try:
-        default = subprocess.run(
-            [sys.executable, "-I", "-c",
-             "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"],
-            text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            timeout=120).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        default = ""
+    python = _pip_python()
+    if python is None:
+        raise FetchError("no pip found to tell the package index: set PIP_INDEX_URL, "
+                         "or NUMPY_I=/path/to/numpy.i")
+    listing = _run([python, "-I", "-m", "pip", "config", "list"]) or ""
+    found = {}
+    for line in listing.splitlines():
+        m = re.match(r"^([\w:.-]+)\.index[-_]url='(.*)'$", line.strip())
+        if m:
+            found[m.group(1)] = m.group(2)
+    for section in ("install", "global"):
+        if found.get(section):
+            return found[section].split()[0]
+    default = (_run([python, "-I", "-c",
+                     "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
+               or "").strip()
     if not default:
-        raise FetchError("no pip in this Python to tell the package index: set "
+        raise FetchError(f"cannot read pip's default index from {python}: set "
                          "PIP_INDEX_URL, or NUMPY_I=/path/to/numpy.i")
     return default
 

@@ -160,3 +160,24 @@ def test_numpy_i_override(tmp_path):
     wrong.write_text("x")
     out = run(tmp_path, NUMPY_I=str(wrong))
     assert out.returncode != 0 and "named numpy.i" in out.stderr
+
+
+def test_pip_found_from_an_environment_without_pip(tmp_path, index):
+    """As in `python -m build`'s isolated environment: no pip in the build's
+    Python; pip's configuration is still read, through another pip."""
+    i = index(form="json")
+    env_dir = tmp_path / "nopip"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    python = env_dir / "bin" / "python"
+    assert subprocess.run([str(python), "-I", "-m", "pip", "--version"],
+                          capture_output=True).returncode != 0
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[install]\nindex-url = {i.url}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(EZALLOC_CACHE_DIR=str(tmp_path / "cache"), PIP_CONFIG_FILE=str(config),
+               NO_PROXY="127.0.0.1", PATH=f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    out = subprocess.run([str(python), str(SCRIPT), VERSION], env=env, text=True,
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()).read_bytes() == NUMPY_I
+    assert i.downloads() == 1
