@@ -121,8 +121,10 @@ def write_if_changed(source, destination):
 
 class BuildPy(build_py):
     def run(self):
-        (PACKAGE_DIR / "_version.py").write_text(
-            f'"""Written by setup.py from Cargo.toml."""\n\n__version__ = "{version()}"\n')
+        text = f'"""Written by setup.py from Cargo.toml."""\n\n__version__ = "{version()}"\n'
+        path = PACKAGE_DIR / "_version.py"
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
         super().run()
 
 

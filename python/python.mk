@@ -27,9 +27,10 @@ WHEEL_DIR := target/wheels
 
 # What the package is built from: when none of these changed, py-build
 # reuses the installed package.
+# (The headers are build.rs's output from src/; _version.py is setup.py's.)
 PY_SOURCES := setup.py pyproject.toml MANIFEST.in python/get_numpy_i.py \
-	$(wildcard python/ezalloc/*.i python/ezalloc/*.py python/ezalloc/*.pyi) \
-	python/ezalloc/py.typed include/ezalloc.h include/crop.h \
+	$(filter-out python/ezalloc/_version.py,$(wildcard python/ezalloc/*.py)) \
+	$(wildcard python/ezalloc/*.i python/ezalloc/*.pyi) python/ezalloc/py.typed \
 	Cargo.toml Cargo.lock build.rs $(wildcard src/*.rs src/*/*.rs)
 
 .PHONY: py-env py-build py-test py-test-min py-demo wheel sdist py-clean
