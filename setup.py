@@ -165,6 +165,15 @@ class BuildExt(build_ext):
             write_if_changed(Path(out) / wrapper.name, wrapper)
             shutil.copyfile(Path(out) / "recipe.py", package_out / "recipe.py")
 
+        # The run path is $ORIGIN alone: drop the interpreter's own
+        # -Wl,-rpath flags (a Python built with one in LDSHARED, as pyenv
+        # does), which would otherwise be searched for libezalloc.so.0 first.
+        for attr in ("linker_so", "linker_so_cxx"):
+            command = getattr(self.compiler, attr, None)
+            if command:
+                setattr(self.compiler, attr,
+                        [a for a in command if not a.startswith(("-Wl,-rpath,", "-Wl,-R"))])
+
         import numpy
         ext.sources = [str(wrapper)]
         ext.include_dirs = [numpy.get_include(), str(INCLUDE_DIR)]
