@@ -41,10 +41,10 @@ unsafe fn read_array<'a, T>(p: *const T, n: usize) -> Result<Option<&'a [T]>, Er
 /// element (0, ..., 0); no alignment is required.
 ///
 /// On axis `k` the window takes the indices `start[k]`, `start[k] + step[k]`,
-/// ... before `stop[k]` (after it for a negative step): the values Python's
-/// `PySlice_AdjustIndices` gives. It must fit the axis:
-/// `0 <= start <= stop <= shape` for a positive step,
-/// `-1 <= stop <= start <= shape - 1` for a negative one. `step` NULL means
+/// ... before `stop[k]` (after it for a negative step; none when `stop` is
+/// not beyond `start`): the values Python's `PySlice_AdjustIndices` gives.
+/// It must fit the axis: `start` and `stop` both in `[0, shape]` for a
+/// positive step, both in `[-1, shape - 1]` for a negative one. `step` NULL means
 /// 1 everywhere; `start` or `stop` NULL means numpy's default for an omitted
 /// bound (the whole axis in the step's direction).
 ///

@@ -39,10 +39,12 @@ pub const MAX_DIMS: usize = 64;
 
 /// The window on one axis, as numpy's slices give it after
 /// `PySlice_AdjustIndices`: the indices `start, start + step, ...` that lie
-/// before `stop` (after it, for a negative step).
+/// before `stop` (after it, for a negative step); none if `stop` is not
+/// beyond `start` in the step's direction.
 ///
-/// It fits an axis of length `dim` when `0 <= start <= stop <= dim` (step
-/// positive) or `-1 <= stop <= start <= dim - 1` (step negative).
+/// It fits an axis of length `dim` when `start` and `stop` both lie in
+/// `0..=dim` (step positive) or in `-1..=dim - 1` (step negative): the
+/// ranges `PySlice_AdjustIndices` clips to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slice {
     /// First index.
@@ -86,10 +88,19 @@ impl Slice {
     pub fn count(self, dim: usize) -> Result<usize, Error> {
         let dim = isize::try_from(dim).map_err(|_| Error::Inval)?;
         let Slice { start, stop, step } = self;
-        if step > 0 && 0 <= start && start <= stop && stop <= dim {
-            Ok((stop - start).unsigned_abs().div_ceil(step.unsigned_abs()))
-        } else if step < 0 && -1 <= stop && stop <= start && start < dim {
-            Ok((start - stop).unsigned_abs().div_ceil(step.unsigned_abs()))
+        let fits = |lo: isize, hi: isize| (lo..=hi).contains(&start) && (lo..=hi).contains(&stop);
+        if step > 0 && fits(0, dim) {
+            Ok(stop
+                .saturating_sub(start)
+                .max(0)
+                .unsigned_abs()
+                .div_ceil(step.unsigned_abs()))
+        } else if step < 0 && fits(-1, dim - 1) {
+            Ok(start
+                .saturating_sub(stop)
+                .max(0)
+                .unsigned_abs()
+                .div_ceil(step.unsigned_abs()))
         } else if step == 0 {
             Err(Error::Inval)
         } else {
