@@ -164,8 +164,9 @@ impl Checked {
 ///   product of the nonzero extents times `itemsize` above `isize::MAX` (no
 ///   array is that large);
 /// - [`Error::Perm`]: a slice does not fit its axis (see [`Slice`]);
-/// - [`Error::Inval`]: the byte offset of an element read, or the span read,
-///   does not fit in `isize` (strides no real array has).
+/// - [`Error::Inval`]: the byte offset of the first element, of the lowest or
+///   the highest byte read, or the length of that span does not fit in
+///   `isize` (strides no real array has). They are computed exactly.
 pub fn check(
     itemsize: usize,
     shape: &[usize],
@@ -224,21 +225,23 @@ pub fn check(
     }
     // The output is no larger than the input, whose size was checked.
     out.bytes = count.checked_mul(itemsize).ok_or(Error::Inval)?;
-    let (mut first, mut below, mut above) = (0isize, 0isize, 0isize);
+    // Offsets in 128 bits: a product of two isize values always fits, so
+    // the only failures are results outside isize (or, for sums of several
+    // such products, outside i128), never a wrap.
+    let fit = |v: Option<i128>| v.and_then(|v| isize::try_from(v).ok()).ok_or(Error::Inval);
+    let (mut first, mut below, mut above) = (0i128, 0i128, 0i128);
     for k in 0..ndim {
-        let stride = in_strides[k];
-        first = window[k]
-            .start
-            .checked_mul(stride)
-            .and_then(|o| first.checked_add(o))
+        let stride = in_strides[k] as i128;
+        first = first
+            .checked_add(window[k].start as i128 * stride)
             .ok_or(Error::Inval)?;
         if out.shape[k] > 1 {
-            let step = window[k].step.checked_mul(stride).ok_or(Error::Inval)?;
-            let extent = isize::try_from(out.shape[k] - 1)
-                .ok()
-                .and_then(|n| n.checked_mul(step))
+            let step = window[k].step as i128 * stride;
+            let extent = (out.shape[k] as i128 - 1)
+                .checked_mul(step)
                 .ok_or(Error::Inval)?;
-            out.strides[k] = step;
+            // |step| <= |extent|, which fits once the span below does.
+            out.strides[k] = isize::try_from(step).map_err(|_| Error::Inval)?;
             if extent < 0 {
                 below = below.checked_add(extent).ok_or(Error::Inval)?;
             } else {
@@ -246,13 +249,12 @@ pub fn check(
             }
         }
     }
-    out.first = first;
-    out.lo = first.checked_add(below).ok_or(Error::Inval)?;
-    out.hi = first
+    out.first = fit(Some(first))?;
+    out.lo = fit(first.checked_add(below))?;
+    out.hi = fit(first
         .checked_add(above)
-        .and_then(|h| h.checked_add(itemsize as isize))
-        .ok_or(Error::Inval)?;
-    out.hi.checked_sub(out.lo).ok_or(Error::Inval)?;
+        .and_then(|h| h.checked_add(itemsize as i128)))?;
+    fit((out.hi as i128).checked_sub(out.lo as i128))?;
     Ok(out)
 }
 
