@@ -53,7 +53,8 @@ unsafe fn read_array<'a, T>(p: *const T, n: usize) -> Result<Option<&'a [T]>, Er
 /// indices taken on axis `k`, and the function returns 0 with errno
 /// unchanged. Otherwise it returns the error number, which it also stores in
 /// errno, sets `*out` to NULL and every `out_shape[k]` to 0 (the window's
-/// shape for ENOMEM), when those are usable:
+/// shape for ENOMEM), when those are usable (`out_shape` is left untouched
+/// when `ndim > 64`):
 /// - EINVAL: `out` NULL or misaligned; `shape` or `out_shape` NULL with
 ///   `ndim > 0`; an array pointer misaligned; `ndim > 64`; `itemsize` 0;
 ///   a step of 0; the product of the nonzero extents times `itemsize` above

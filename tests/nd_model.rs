@@ -255,7 +255,7 @@ proptest! {
     /// runs and gathers all run over more than one block.
     #[test]
     fn larger_arrays_match_the_model(
-        (l, keys) in (prop::sample::select(vec![1usize, 2, 4, 8, 16]), prop::collection::vec(1usize..150, 2..=3))
+        (l, keys) in (prop::sample::select(vec![1usize, 2, 3, 4, 8, 16, 24]), prop::collection::vec(1usize..150, 2..=3))
             .prop_flat_map(|(itemsize, shape)| {
                 let n = shape.len();
                 (Just(itemsize), Just(shape), prop::collection::vec(0usize..8, n),

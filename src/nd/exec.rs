@@ -101,7 +101,7 @@ impl Plan {
             let j = (0..inner).min_by_key(|&k| p.src[k].unsigned_abs());
             match j {
                 Some(j)
-                    if c.itemsize <= 16
+                    if matches!(c.itemsize, 1 | 2 | 4 | 8 | 16)
                         && inner_stride > LINE
                         && p.src[j].unsigned_abs() < LINE
                         && p.len[j] >= 4
@@ -262,7 +262,7 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
 ///
 /// # Safety
 /// Every element of the block is readable at `src` and writable at `dst`;
-/// they do not overlap; `itemsize` is at most 16.
+/// they do not overlap; `itemsize` is 1, 2, 4, 8 or 16.
 unsafe fn tiled(
     itemsize: usize,
     src: *const u8,
@@ -312,7 +312,8 @@ unsafe fn tiled(
             2 => typed::<u16>(src, strides, dst, dst_row, len, side),
             4 => typed::<u32>(src, strides, dst, dst_row, len, side),
             8 => typed::<u64>(src, strides, dst, dst_row, len, side),
-            _ => typed::<u128>(src, strides, dst, dst_row, len, side),
+            16 => typed::<u128>(src, strides, dst, dst_row, len, side),
+            _ => unreachable!("tiles are planned for 1, 2, 4, 8 and 16-byte elements only"),
         }
     }
 }
