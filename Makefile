@@ -49,7 +49,7 @@ $(LIB_A) $(LIB_SO) $(HEADERS): lib
 # ---------------------------------------------------------------- tests
 
 test: check-headers cargo-test c-test c-test-valgrind c-test-reliability c-test-sanitize \
-	c-test-tsan test-install py-test
+	c-test-tsan c-test-nd nd-fuzz test-install py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -177,6 +177,7 @@ clean:
 
 # Reliability (malloc failure, threads) and sanitizer builds of the C tests.
 include c_tests/c_tests.mk
+include c_tests/nd.mk
 -include python/python.mk
 
 # The Python failure-injection tests preload libfailmalloc.so.
