@@ -161,9 +161,7 @@ fn model(c: &Case) -> Expect {
     let size = dims
         .iter()
         .filter(|&&d| d != 0)
-        .fold(Some(c.itemsize as u128), |a, &d| {
-            a.and_then(|a| a.checked_mul(d as u128))
-        });
+        .try_fold(c.itemsize as u128, |a, &d| a.checked_mul(d as u128));
     if size.is_none_or(|s| s > isize::MAX as u128) {
         return Expect::Fail(EINVAL);
     }

@@ -14,6 +14,10 @@ const STREAM_MIN_BYTES: usize = 8 << 20;
 /// columns sit on different cache lines: the tiled copy then pays off.
 const LINE: usize = 64;
 
+/// Bytes of the staging buffer through which strided kernels feed
+/// streaming stores: a tile, or a piece of a gathered row.
+const STAGE_BYTES: usize = 32 << 10;
+
 /// How the innermost output axis is copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
@@ -42,14 +46,26 @@ pub(super) struct Plan {
     stream: bool,
 }
 
-/// The side of a tile, in elements, for an element size: tiles of about
-/// 16 KiB on each side, within L1 together.
-fn tile_side(itemsize: usize) -> usize {
-    match itemsize {
-        1 => 128,
-        2 | 4 => 64,
-        _ => 32,
-    }
+/// The output row a tile covers, in bytes: long rows keep the streaming
+/// (or plain) stores in long sequential runs, and the input lines a tile
+/// reads (one per output column) stay in L2 for the next tile down.
+const TILE_ROW_BYTES: usize = 8 << 10;
+
+/// The most output rows in a tile, and the multiple that tiles split along
+/// the rows (for threads) are rounded to.
+const TILE_ROWS_MAX: usize = 64;
+
+/// The tile for a block whose output rows are `lb` elements of `itemsize`
+/// bytes: `(rows, columns)`, at most [`STAGE_BYTES`] in all, rows a power
+/// of two from 4 to [`TILE_ROWS_MAX`].
+fn tile_shape(itemsize: usize, lb: usize) -> (usize, usize) {
+    let row = lb.saturating_mul(itemsize).clamp(itemsize, TILE_ROW_BYTES);
+    let rows = (STAGE_BYTES / row).clamp(4, TILE_ROWS_MAX);
+    let rows = 1 << rows.ilog2();
+    (
+        rows,
+        (STAGE_BYTES / rows / itemsize).min(row / itemsize).max(1),
+    )
 }
 
 impl Plan {
@@ -112,8 +128,7 @@ impl Plan {
                 _ => Kernel::Gather,
             }
         };
-        p.stream =
-            cfg!(target_arch = "x86_64") && p.kernel == Kernel::Run && c.bytes >= STREAM_MIN_BYTES;
+        p.stream = cfg!(target_arch = "x86_64") && c.bytes >= STREAM_MIN_BYTES;
         p
     }
 
@@ -133,7 +148,7 @@ impl Plan {
         let len0 = self.len[0];
         let mut chunk = len0.div_ceil(threads.max(1)).max(1);
         if let Kernel::Tiled { j: 0 } = self.kernel {
-            chunk = chunk.next_multiple_of(tile_side(self.itemsize));
+            chunk = chunk.next_multiple_of(TILE_ROWS_MAX);
         }
         let parts = len0.div_ceil(chunk);
         let shared = Shared {
@@ -180,6 +195,9 @@ impl Plan {
                 match self.kernel {
                     Kernel::Run if self.stream => stream_copy(src, dst, n * self.itemsize),
                     Kernel::Run => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
+                    Kernel::Gather if self.stream => {
+                        gather_streaming(self.itemsize, src, s, dst, n)
+                    }
                     Kernel::Gather => gather(self.itemsize, src, s, dst, n),
                     Kernel::Tiled { j } => tiled(
                         self.itemsize,
@@ -188,6 +206,7 @@ impl Plan {
                         dst,
                         self.dst[j],
                         [self.len[j], n],
+                        self.stream,
                     ),
                 }
             }
@@ -225,6 +244,19 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
     /// As for [`gather`], with `size_of::<T>()` the element size.
     #[inline(always)]
     unsafe fn typed<T: Copy>(src: *const u8, stride: isize, dst: *mut u8, n: usize) {
+        let size = size_of::<T>() as isize;
+        // Steps of 2, 3 and 4 elements (a step-2 crop, one channel of
+        // three) with the step known at compile time: the compiler
+        // vectorises these into loads and shuffles.
+        // SAFETY: the caller's guarantee, with the stride given as a step.
+        unsafe {
+            match stride / size {
+                2 if stride == 2 * size => return fixed::<T, 2>(src, dst, n),
+                3 if stride == 3 * size => return fixed::<T, 3>(src, dst, n),
+                4 if stride == 4 * size => return fixed::<T, 4>(src, dst, n),
+                _ => {}
+            }
+        }
         let dst = dst.cast::<T>();
         for i in 0..n {
             // SAFETY: element i is readable at src + i * stride and writable
@@ -233,6 +265,20 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
                 let v = src.offset(i as isize * stride).cast::<T>().read_unaligned();
                 dst.add(i).write_unaligned(v);
             }
+        }
+    }
+    /// [`gather`] for elements `K` elements apart.
+    ///
+    /// # Safety
+    /// As for [`gather`], with `size_of::<T>()` the element size and a
+    /// stride of `K` elements.
+    #[inline(always)]
+    unsafe fn fixed<T: Copy, const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
+        let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
+        for i in 0..n {
+            // SAFETY: element i is readable at src + K * i and writable at
+            // dst + i (the caller's guarantee); both accesses unaligned.
+            unsafe { dst.add(i).write_unaligned(src.add(K * i).read_unaligned()) };
         }
     }
     // SAFETY: the caller's guarantee, with the element size of each type.
@@ -256,9 +302,54 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
     }
 }
 
+/// A cache-line aligned staging buffer.
+#[repr(C, align(64))]
+struct Stage([MaybeUninit<u8>; STAGE_BYTES]);
+
+impl Stage {
+    fn new() -> Self {
+        Stage([MaybeUninit::uninit(); STAGE_BYTES])
+    }
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.0.as_mut_ptr().cast()
+    }
+}
+
+/// [`gather`] for large outputs: pieces of the row are gathered into a
+/// staging buffer in cache, then written with streaming stores; the caller
+/// fences. Elements larger than 16 bytes are gathered directly.
+///
+/// # Safety
+/// As for [`gather`].
+unsafe fn gather_streaming(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n: usize) {
+    if itemsize > 16 {
+        // SAFETY: the caller's guarantee.
+        return unsafe { gather(itemsize, src, stride, dst, n) };
+    }
+    let mut stage = Stage::new();
+    let piece = STAGE_BYTES / itemsize;
+    for i0 in (0..n).step_by(piece) {
+        let m = piece.min(n - i0);
+        // SAFETY: elements i0..i0 + m are readable (the caller's guarantee)
+        // and fit the stage (m * itemsize <= STAGE_BYTES); the stage's
+        // m * itemsize bytes, now written, go to dst's elements i0..i0 + m.
+        unsafe {
+            gather(
+                itemsize,
+                src.offset(i0 as isize * stride),
+                stride,
+                stage.as_mut_ptr(),
+                m,
+            );
+            stream_copy(stage.as_mut_ptr(), dst.add(i0 * itemsize), m * itemsize);
+        }
+    }
+}
+
 /// Copies a 2-D block of `len[0]` x `len[1]` elements, `strides` bytes apart
 /// in the input, to rows `dst_row` bytes apart and contiguous columns, tile
-/// by tile.
+/// by tile. With `stream`, each tile is assembled in a staging buffer and
+/// its rows are written with streaming stores (the caller fences).
 ///
 /// # Safety
 /// Every element of the block is readable at `src` and writable at `dst`;
@@ -266,54 +357,156 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
 unsafe fn tiled(
     itemsize: usize,
     src: *const u8,
-    strides: [isize; 2],
+    [sa, sb]: [isize; 2],
     dst: *mut u8,
     dst_row: usize,
-    len: [usize; 2],
+    [la, lb]: [usize; 2],
+    stream: bool,
 ) {
-    /// One typed tiled loop.
+    /// One tile of `len` elements, typed.
     ///
     /// # Safety
-    /// As for [`tiled`], with `size_of::<T>()` the element size.
+    /// As for [`tiled`], for the tile, with `size_of::<T>()` the element size.
     #[inline(always)]
     unsafe fn typed<T: Copy>(
         src: *const u8,
         [sa, sb]: [isize; 2],
         dst: *mut u8,
         dst_row: usize,
-        [la, lb]: [usize; 2],
-        side: usize,
+        [ta, tb]: [usize; 2],
     ) {
-        for a0 in (0..la).step_by(side) {
-            let a1 = la.min(a0 + side);
-            for b0 in (0..lb).step_by(side) {
-                let b1 = lb.min(b0 + side);
-                for a in a0..a1 {
-                    let s = src.wrapping_offset(a as isize * sa);
-                    let d = dst.wrapping_add(a * dst_row).cast::<T>();
-                    for b in b0..b1 {
-                        // SAFETY: element (a, b) of the block is readable at
-                        // s + b * sb and writable at d + b (the caller's
-                        // guarantee); both accesses unaligned.
-                        unsafe {
-                            let v = s.offset(b as isize * sb).cast::<T>().read_unaligned();
-                            d.add(b).write_unaligned(v);
-                        }
-                    }
+        for a in 0..ta {
+            let s = src.wrapping_offset(a as isize * sa);
+            let d = dst.wrapping_add(a * dst_row).cast::<T>();
+            for b in 0..tb {
+                // SAFETY: element (a, b) of the tile is readable at
+                // s + b * sb and writable at d + b (the caller's guarantee);
+                // both accesses unaligned.
+                unsafe {
+                    let v = s.offset(b as isize * sb).cast::<T>().read_unaligned();
+                    d.add(b).write_unaligned(v);
                 }
             }
         }
     }
-    let side = tile_side(itemsize);
-    // SAFETY: the caller's guarantee, with the element size of each type.
-    unsafe {
-        match itemsize {
-            1 => typed::<u8>(src, strides, dst, dst_row, len, side),
-            2 => typed::<u16>(src, strides, dst, dst_row, len, side),
-            4 => typed::<u32>(src, strides, dst, dst_row, len, side),
-            8 => typed::<u64>(src, strides, dst, dst_row, len, side),
-            16 => typed::<u128>(src, strides, dst, dst_row, len, side),
-            _ => unreachable!("tiles are planned for 1, 2, 4, 8 and 16-byte elements only"),
+    /// One tile, dispatched on the element size.
+    ///
+    /// # Safety
+    /// As for `typed`.
+    unsafe fn tile(
+        itemsize: usize,
+        src: *const u8,
+        strides: [isize; 2],
+        dst: *mut u8,
+        dst_row: usize,
+        len: [usize; 2],
+    ) {
+        // SAFETY: the caller's guarantee, with the element size of each type.
+        unsafe {
+            #[cfg(target_arch = "x86_64")]
+            if strides[0] == itemsize as isize && (itemsize == 4 || itemsize == 8) {
+                return transpose_sse2(itemsize, src, strides[1], dst, dst_row, len);
+            }
+            match itemsize {
+                1 => typed::<u8>(src, strides, dst, dst_row, len),
+                2 => typed::<u16>(src, strides, dst, dst_row, len),
+                4 => typed::<u32>(src, strides, dst, dst_row, len),
+                8 => typed::<u64>(src, strides, dst, dst_row, len),
+                16 => typed::<u128>(src, strides, dst, dst_row, len),
+                _ => unreachable!("tiles are planned for 1, 2, 4, 8 and 16-byte elements only"),
+            }
+        }
+    }
+    let (rows, cols) = tile_shape(itemsize, lb);
+    let mut stage = Stage::new();
+    for a0 in (0..la).step_by(rows) {
+        let ta = rows.min(la - a0);
+        for b0 in (0..lb).step_by(cols) {
+            let tb = cols.min(lb - b0);
+            let s = src.wrapping_offset(a0 as isize * sa + b0 as isize * sb);
+            let d = dst.wrapping_add(a0 * dst_row + b0 * itemsize);
+            let row = tb * itemsize;
+            // SAFETY: the tile's elements are within the block (the caller's
+            // guarantee); the staged tile (ta rows of `row` bytes, at most
+            // rows * cols * itemsize <= STAGE_BYTES bytes) fits the stage and is fully
+            // written before its rows are streamed to their places in dst.
+            unsafe {
+                if stream {
+                    tile(itemsize, s, [sa, sb], stage.as_mut_ptr(), row, [ta, tb]);
+                    for a in 0..ta {
+                        stream_copy(stage.as_mut_ptr().add(a * row), d.add(a * dst_row), row);
+                    }
+                } else {
+                    tile(itemsize, s, [sa, sb], d, dst_row, [ta, tb]);
+                }
+            }
+        }
+    }
+}
+
+/// A tile whose input is contiguous along its rows' axis (`a`, stride one
+/// element): 2 x 2 (8-byte elements) or 4 x 4 (4-byte elements) blocks
+/// transposed in SSE2 registers, the edges element by element.
+///
+/// # Safety
+/// As for [`tiled`], for the tile, with `itemsize` 4 or 8 and a stride of
+/// one element along `a`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn transpose_sse2(
+    itemsize: usize,
+    src: *const u8,
+    sb: isize,
+    dst: *mut u8,
+    dst_row: usize,
+    [ta, tb]: [usize; 2],
+) {
+    use std::arch::x86_64::{
+        __m128, __m128d, _mm_loadu_pd, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_storeu_pd,
+        _mm_storeu_ps, _mm_unpackhi_pd, _mm_unpackhi_ps, _mm_unpacklo_pd, _mm_unpacklo_ps,
+    };
+    let k = 16 / itemsize;
+    let (fa, fb) = (ta / k * k, tb / k * k);
+    let at =
+        |a: usize, b: usize| src.wrapping_offset(a as isize * itemsize as isize + b as isize * sb);
+    let to = |a: usize, b: usize| dst.wrapping_add(a * dst_row + b * itemsize);
+    for a in (0..fa).step_by(k) {
+        for b in (0..fb).step_by(k) {
+            // SAFETY: the k x k block (a..a + k, b..b + k) lies within the
+            // tile: its k input columns are k contiguous elements each
+            // (readable: the caller's guarantee), its k output rows k
+            // contiguous elements (writable); loads and stores are
+            // unaligned; SSE2 is part of the x86_64 baseline.
+            unsafe {
+                if k == 2 {
+                    let x0: __m128d = _mm_loadu_pd(at(a, b).cast());
+                    let x1: __m128d = _mm_loadu_pd(at(a, b + 1).cast());
+                    _mm_storeu_pd(to(a, b).cast(), _mm_unpacklo_pd(x0, x1));
+                    _mm_storeu_pd(to(a + 1, b).cast(), _mm_unpackhi_pd(x0, x1));
+                } else {
+                    let c0: __m128 = _mm_loadu_ps(at(a, b).cast());
+                    let c1: __m128 = _mm_loadu_ps(at(a, b + 1).cast());
+                    let c2: __m128 = _mm_loadu_ps(at(a, b + 2).cast());
+                    let c3: __m128 = _mm_loadu_ps(at(a, b + 3).cast());
+                    let (t0, t1) = (_mm_unpacklo_ps(c0, c1), _mm_unpacklo_ps(c2, c3));
+                    let (t2, t3) = (_mm_unpackhi_ps(c0, c1), _mm_unpackhi_ps(c2, c3));
+                    _mm_storeu_ps(to(a, b).cast(), _mm_movelh_ps(t0, t1));
+                    _mm_storeu_ps(to(a + 1, b).cast(), _mm_movehl_ps(t1, t0));
+                    _mm_storeu_ps(to(a + 2, b).cast(), _mm_movelh_ps(t2, t3));
+                    _mm_storeu_ps(to(a + 3, b).cast(), _mm_movehl_ps(t3, t2));
+                }
+            }
+        }
+    }
+    // The edges: rows fa.., and columns fb.. of the first fa rows.
+    let one = |a: usize, b: usize| {
+        // SAFETY: element (a, b) lies within the tile (readable at `at`,
+        // writable at `to`, the caller's guarantee); unaligned accesses.
+        unsafe { ptr::copy_nonoverlapping(at(a, b), to(a, b), itemsize) };
+    };
+    for a in 0..ta {
+        let from = if a < fa { fb } else { 0 };
+        for b in from..tb {
+            one(a, b);
         }
     }
 }
@@ -328,8 +521,9 @@ fn fence() {
     };
 }
 
-/// Copies `n` bytes with 16-byte streaming stores for the aligned middle
-/// part (plain copies elsewhere); the caller fences.
+/// Copies `n` bytes with streaming stores for the whole cache lines of the
+/// destination and plain copies for the partial lines at both ends (a line
+/// written both ways is slow); the caller fences.
 ///
 /// # Safety
 /// `n` bytes are readable at `src` and writable at `dst`; they do not overlap.
@@ -337,10 +531,10 @@ unsafe fn stream_copy(src: *const u8, dst: *mut u8, n: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-        let head = dst.align_offset(16).min(n);
+        let head = dst.align_offset(64).min(n);
         let body = head + (n - head) / 64 * 64;
         // SAFETY: head <= body <= n, so every access below is within the n
-        // bytes; dst + i is 16-byte aligned for i in head..body step 16; the
+        // bytes; dst + i is 64-byte aligned for i in head..body step 64; the
         // loads are unaligned; SSE2 is part of the x86_64 baseline.
         unsafe {
             ptr::copy_nonoverlapping(src, dst, head);
