@@ -36,10 +36,10 @@ impl Rng {
 const EXTREME: &[isize] = &[
     isize::MIN,
     isize::MIN + 1,
-    -(1 << 62),
-    -(1 << 31),
-    (1 << 31),
-    1 << 62,
+    isize::MIN / 4,
+    -(isize::MAX >> (isize::BITS / 2)),
+    isize::MAX >> (isize::BITS / 2),
+    isize::MAX / 4,
     isize::MAX - 1,
     isize::MAX,
 ];
@@ -66,7 +66,13 @@ fn generate(r: &mut Rng) -> Case {
         r.below(5) as usize
     };
     let itemsize = if r.chance(5) {
-        r.pick(&[0, usize::MAX, isize::MAX as usize, 1 << 62, 1 << 40])
+        r.pick(&[
+            0,
+            usize::MAX,
+            isize::MAX as usize,
+            usize::MAX / 4,
+            usize::MAX >> 24,
+        ])
     } else {
         r.pick(&[1, 2, 3, 4, 8, 16, 24])
     };
@@ -75,7 +81,13 @@ fn generate(r: &mut Rng) -> Case {
             if ndim > 5 {
                 r.pick(&[1, 1, 1, 2])
             } else if r.chance(4) {
-                r.pick(&[usize::MAX, 1 << 62, isize::MAX as usize, 1 << 31, 1 << 40])
+                r.pick(&[
+                    usize::MAX,
+                    usize::MAX / 4,
+                    isize::MAX as usize,
+                    usize::MAX >> (usize::BITS / 2),
+                    usize::MAX >> 24,
+                ])
             } else {
                 r.below(7) as usize
             }
