@@ -26,8 +26,10 @@ enum Kernel {
     /// It is strided in the input: a typed gather loop.
     Gather,
     /// It is strided in the input, and output axis `j` is (nearly)
-    /// contiguous there: tiles of axes `j` x innermost, small enough that
-    /// the lines they touch on both sides stay in cache.
+    /// contiguous there (Fortran order to C order, transposes): tiles of
+    /// axes `j` x innermost, a few long output rows each (see
+    /// [`tile_shape`]), so that the input lines they read stay in cache
+    /// from one tile to the next.
     Tiled { j: usize },
 }
 
@@ -254,6 +256,7 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
                 2 if stride == 2 * size => return fixed::<T, 2>(src, dst, n),
                 3 if stride == 3 * size => return fixed::<T, 3>(src, dst, n),
                 4 if stride == 4 * size => return fixed::<T, 4>(src, dst, n),
+                -1 if stride == -size => return reversed::<T>(src, dst, n),
                 _ => {}
             }
         }
@@ -279,6 +282,20 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
             // SAFETY: element i is readable at src + K * i and writable at
             // dst + i (the caller's guarantee); both accesses unaligned.
             unsafe { dst.add(i).write_unaligned(src.add(K * i).read_unaligned()) };
+        }
+    }
+    /// [`gather`] for a reversed row (a negative stride of one element).
+    ///
+    /// # Safety
+    /// As for [`gather`], with `size_of::<T>()` the element size and a
+    /// stride of minus one element.
+    #[inline(always)]
+    unsafe fn reversed<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+        let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
+        for i in 0..n {
+            // SAFETY: element i is readable at src - i and writable at
+            // dst + i (the caller's guarantee); both accesses unaligned.
+            unsafe { dst.add(i).write_unaligned(src.sub(i).read_unaligned()) };
         }
     }
     // SAFETY: the caller's guarantee, with the element size of each type.
