@@ -166,14 +166,12 @@ impl Plan {
             let shared = &shared;
             let lo = i * chunk;
             let hi = len0.min(lo + chunk);
-            let mut part = *self;
-            part.len[0] = hi - lo;
             let src = shared.src.wrapping_offset(lo as isize * self.src[0]);
             let dst = shared.dst.wrapping_add(lo * self.dst[0]);
             // SAFETY: the part is the indices lo..hi of axis 0, whose
             // elements are read from and written to disjoint places within
             // what `run`'s caller guarantees; no two parts write the same byte.
-            unsafe { part.walk(0, src, dst) };
+            unsafe { self.walk(0, src, dst, hi - lo) };
             if self.stream {
                 fence();
             }
@@ -181,21 +179,23 @@ impl Plan {
         run_parts(parts, threads, &work)
     }
 
-    /// Copies the sub-array from `axis` inwards.
+    /// Copies the sub-array from `axis` inwards, with `len0` indices on
+    /// axis 0 (a part of it).
     ///
     /// # Safety
     /// As for [`Plan::run`], for the sub-array at `src` and `dst`.
-    unsafe fn walk(&self, axis: usize, src: *const u8, dst: *mut u8) {
+    unsafe fn walk(&self, axis: usize, src: *const u8, dst: *mut u8, len0: usize) {
+        let len = |k: usize| if k == 0 { len0 } else { self.len[k] };
         let inner = self.n - 1;
         if let Kernel::Tiled { j } = self.kernel
             && axis == j
             && axis != inner
         {
             // SAFETY: the caller's guarantee, passed on.
-            return unsafe { self.walk(axis + 1, src, dst) };
+            return unsafe { self.walk(axis + 1, src, dst, len0) };
         }
         if axis == inner {
-            let (n, s) = (self.len[inner], self.src[inner]);
+            let (n, s) = (len(inner), self.src[inner]);
             // SAFETY: the caller's guarantee covers the innermost row (and,
             // for tiles, axis j) at src and dst.
             unsafe {
@@ -209,18 +209,35 @@ impl Plan {
                         [self.src[j], s],
                         dst,
                         self.dst[j],
-                        [self.len[j], n],
+                        [len(j), n],
                         self.stream,
                     ),
                 }
             }
             return;
         }
-        for i in 0..self.len[axis] {
+        if axis + 1 == inner && !matches!(self.kernel, Kernel::Tiled { .. }) {
+            // The rows of the last two axes, without a call per row.
+            let (n, s) = (len(inner), self.src[inner]);
+            for i in 0..len(axis) {
+                let from = src.wrapping_offset(i as isize * self.src[axis]);
+                let to = dst.wrapping_add(i * self.dst[axis]);
+                // SAFETY: row i of this axis is within the caller's sub-array.
+                unsafe {
+                    match self.kernel {
+                        Kernel::Run if self.stream => stream_copy(from, to, n * self.itemsize),
+                        Kernel::Run => ptr::copy_nonoverlapping(from, to, n * self.itemsize),
+                        _ => gather(self.itemsize, from, s, to, n),
+                    }
+                }
+            }
+            return;
+        }
+        for i in 0..len(axis) {
             let s = src.wrapping_offset(i as isize * self.src[axis]);
             let d = dst.wrapping_add(i * self.dst[axis]);
             // SAFETY: element i of this axis is within the caller's sub-array.
-            unsafe { self.walk(axis + 1, s, d) };
+            unsafe { self.walk(axis + 1, s, d, len0) };
         }
     }
 }
