@@ -169,7 +169,11 @@ fn nd_headers(crate_dir: &Path) {
             source.push('\n');
         }
     }
-    std::fs::write(&generated, &source).expect("write the typed family's source");
+    // Rewritten only when it changes, so that the library is not rebuilt
+    // for nothing.
+    if std::fs::read(&generated).ok().as_deref() != Some(source.as_bytes()) {
+        std::fs::write(&generated, &source).expect("write the typed family's source");
+    }
 
     let typed_about = "the typed crops, ezalloc_crop{1,2,3}_<t> and ezalloc_fcrop{2,3}_<t>, of the ezalloc C library.\n *\n * One function per dimension count and C type <t>: schar, uchar, short,\n * ushort, int, uint, long, ulong, longlong, ulonglong, float, double.\n * crop<n> reads and writes row-major (C) arrays, fcrop<n> column-major\n * (Fortran) ones; the parameter names fit numpy.i's IN_ARRAY<n>/IN_FARRAY<n>\n * and ARGOUTVIEWM_ARRAY<n>/ARGOUTVIEWM_FARRAY<n> typemaps.\n *\n * Windows are numpy's: 0 <= d<k>_0 <= d<k>_1 <= dim<k> on every axis, so\n * the last row is reachable. On success *arr_out is a new block (never NULL,\n * also for an empty window) holding the window in the input's order, and\n * *dim<k>_out = d<k>_1 - d<k>_0.\n *\n * errno, unchanged on success:\n * - EPERM: a window does not fit; *arr_out is NULL and the dims out are 0.\n * - EINVAL: an out-pointer NULL or misaligned, arr_in NULL or misaligned\n *   with a non-empty window, or dims whose size in bytes exceeds\n *   PTRDIFF_MAX; the usable outputs receive NULL and 0.\n * - ENOMEM: malloc() failed; *arr_out is NULL, the dims out are the window's.\n * - ENOTRECOVERABLE: an internal error (a bug), caught before reaching C.";
     let nd_about = "ezalloc_crop_nd(), the N-dimensional strided crop of the ezalloc C library.";
