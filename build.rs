@@ -134,6 +134,8 @@ fn typed_fn(suffix: &str, rust: &str, c: &str, n: usize, fortran: bool) -> Strin
     let outs = list(&|k| format!("dim{k}_out"));
     let slices = list(&|k| format!("d{k}_0:d{k}_1"));
     let shape = list(&|k| format!("dim{k}"));
+    let outs_doc = list(&|k| format!("`*dim{k}_out`"));
+    let rule = list(&|k| format!("`0 <= d{k}_0 <= d{k}_1 <= dim{k}`"));
     let order = if fortran { "Fortran" } else { "C" };
     let layout = if fortran {
         "column-major (Fortran)"
@@ -143,7 +145,7 @@ fn typed_fn(suffix: &str, rust: &str, c: &str, n: usize, fortran: bool) -> Strin
     format!(
         "/// `arr_in[{slices}]` of the {layout} `{c}` array of shape ({shape}),\n\
          /// copied into a new {layout} block `*arr_out` from malloc(); the\n\
-         /// window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.\n\
+         /// window's dims in {outs_doc}. The window must satisfy {rule}.\n\
          ///\n\
          /// # Safety\n\
          /// `arr_in` is NULL or holds the whole array, not written during the\n\

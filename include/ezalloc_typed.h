@@ -38,7 +38,7 @@ extern "C" {
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `signed char` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -54,7 +54,7 @@ void ezalloc_crop1_schar(const signed char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `signed char` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -74,7 +74,7 @@ void ezalloc_crop2_schar(const signed char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `signed char` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -98,7 +98,7 @@ void ezalloc_crop3_schar(const signed char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `signed char` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -118,7 +118,7 @@ void ezalloc_fcrop2_schar(const signed char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `signed char` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -142,7 +142,7 @@ void ezalloc_fcrop3_schar(const signed char *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `unsigned char` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -158,7 +158,7 @@ void ezalloc_crop1_uchar(const unsigned char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `unsigned char` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -178,7 +178,7 @@ void ezalloc_crop2_uchar(const unsigned char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `unsigned char` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -202,7 +202,7 @@ void ezalloc_crop3_uchar(const unsigned char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `unsigned char` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -222,7 +222,7 @@ void ezalloc_fcrop2_uchar(const unsigned char *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `unsigned char` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -246,7 +246,7 @@ void ezalloc_fcrop3_uchar(const unsigned char *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `short` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -262,7 +262,7 @@ void ezalloc_crop1_short(const short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `short` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -282,7 +282,7 @@ void ezalloc_crop2_short(const short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `short` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -306,7 +306,7 @@ void ezalloc_crop3_short(const short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `short` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -326,7 +326,7 @@ void ezalloc_fcrop2_short(const short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `short` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -350,7 +350,7 @@ void ezalloc_fcrop3_short(const short *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `unsigned short` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -366,7 +366,7 @@ void ezalloc_crop1_ushort(const unsigned short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `unsigned short` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -386,7 +386,7 @@ void ezalloc_crop2_ushort(const unsigned short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `unsigned short` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -410,7 +410,7 @@ void ezalloc_crop3_ushort(const unsigned short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `unsigned short` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -430,7 +430,7 @@ void ezalloc_fcrop2_ushort(const unsigned short *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `unsigned short` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -454,7 +454,7 @@ void ezalloc_fcrop3_ushort(const unsigned short *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `int` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -470,7 +470,7 @@ void ezalloc_crop1_int(const int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `int` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -490,7 +490,7 @@ void ezalloc_crop2_int(const int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `int` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -514,7 +514,7 @@ void ezalloc_crop3_int(const int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `int` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -534,7 +534,7 @@ void ezalloc_fcrop2_int(const int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `int` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -558,7 +558,7 @@ void ezalloc_fcrop3_int(const int *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `unsigned int` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -574,7 +574,7 @@ void ezalloc_crop1_uint(const unsigned int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `unsigned int` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -594,7 +594,7 @@ void ezalloc_crop2_uint(const unsigned int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `unsigned int` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -618,7 +618,7 @@ void ezalloc_crop3_uint(const unsigned int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `unsigned int` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -638,7 +638,7 @@ void ezalloc_fcrop2_uint(const unsigned int *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `unsigned int` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -662,7 +662,7 @@ void ezalloc_fcrop3_uint(const unsigned int *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `long` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -678,7 +678,7 @@ void ezalloc_crop1_long(const long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `long` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -698,7 +698,7 @@ void ezalloc_crop2_long(const long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `long` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -722,7 +722,7 @@ void ezalloc_crop3_long(const long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `long` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -742,7 +742,7 @@ void ezalloc_fcrop2_long(const long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `long` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -766,7 +766,7 @@ void ezalloc_fcrop3_long(const long *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `unsigned long` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -782,7 +782,7 @@ void ezalloc_crop1_ulong(const unsigned long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `unsigned long` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -802,7 +802,7 @@ void ezalloc_crop2_ulong(const unsigned long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `unsigned long` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -826,7 +826,7 @@ void ezalloc_crop3_ulong(const unsigned long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `unsigned long` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -846,7 +846,7 @@ void ezalloc_fcrop2_ulong(const unsigned long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `unsigned long` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -870,7 +870,7 @@ void ezalloc_fcrop3_ulong(const unsigned long *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `long long` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -886,7 +886,7 @@ void ezalloc_crop1_longlong(const long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `long long` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -906,7 +906,7 @@ void ezalloc_crop2_longlong(const long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `long long` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -930,7 +930,7 @@ void ezalloc_crop3_longlong(const long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `long long` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -950,7 +950,7 @@ void ezalloc_fcrop2_longlong(const long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `long long` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -974,7 +974,7 @@ void ezalloc_fcrop3_longlong(const long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `unsigned long long` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -990,7 +990,7 @@ void ezalloc_crop1_ulonglong(const unsigned long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `unsigned long long` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1010,7 +1010,7 @@ void ezalloc_crop2_ulonglong(const unsigned long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `unsigned long long` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1034,7 +1034,7 @@ void ezalloc_crop3_ulonglong(const unsigned long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `unsigned long long` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1054,7 +1054,7 @@ void ezalloc_fcrop2_ulonglong(const unsigned long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `unsigned long long` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1078,7 +1078,7 @@ void ezalloc_fcrop3_ulonglong(const unsigned long long *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `float` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1094,7 +1094,7 @@ void ezalloc_crop1_float(const float *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `float` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1114,7 +1114,7 @@ void ezalloc_crop2_float(const float *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `float` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1138,7 +1138,7 @@ void ezalloc_crop3_float(const float *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `float` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1158,7 +1158,7 @@ void ezalloc_fcrop2_float(const float *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `float` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1182,7 +1182,7 @@ void ezalloc_fcrop3_float(const float *arr_in,
 /**
  * `arr_in[d1_0:d1_1]` of the row-major (C) `double` array of shape (dim1),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1198,7 +1198,7 @@ void ezalloc_crop1_double(const double *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the row-major (C) `double` array of shape (dim1, dim2),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1218,7 +1218,7 @@ void ezalloc_crop2_double(const double *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the row-major (C) `double` array of shape (dim1, dim2, dim3),
  * copied into a new row-major (C) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1242,7 +1242,7 @@ void ezalloc_crop3_double(const double *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1]` of the column-major (Fortran) `double` array of shape (dim1, dim2),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
@@ -1262,7 +1262,7 @@ void ezalloc_fcrop2_double(const double *arr_in,
 /**
  * `arr_in[d1_0:d1_1, d2_0:d2_1, d3_0:d3_1]` of the column-major (Fortran) `double` array of shape (dim1, dim2, dim3),
  * copied into a new column-major (Fortran) block `*arr_out` from malloc(); the
- * window's dims in `*dim<k>_out`. Windows: 0 <= d<k>_0 <= d<k>_1 <= dim<k>.
+ * window's dims in `*dim1_out`, `*dim2_out`, `*dim3_out`. The window must satisfy `0 <= d1_0 <= d1_1 <= dim1`, `0 <= d2_0 <= d2_1 <= dim2`, `0 <= d3_0 <= d3_1 <= dim3`.
  *
  * # Safety
  * `arr_in` is NULL or holds the whole array, not written during the
