@@ -564,3 +564,91 @@ unsafe fn stream_copy(src: *const u8, dst: *mut u8, n: usize) {
         ptr::copy_nonoverlapping(src, dst, n)
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nd::{Slice, check};
+
+    fn plan(itemsize: usize, shape: &[usize], strides: Option<&[isize]>, window: &[Slice]) -> Plan {
+        Plan::new(&check(itemsize, shape, strides, window).expect("valid window"))
+    }
+
+    fn full(shape: &[usize]) -> Vec<Slice> {
+        shape.iter().map(|&d| Slice::range(0, d as isize)).collect()
+    }
+
+    #[test]
+    fn a_c_window_of_whole_rows_coalesces_into_one_run() {
+        // Full rows and channels of an H x W x 3 image: one axis of rows.
+        let p = plan(
+            1,
+            &[40, 30, 3],
+            None,
+            &[Slice::range(5, 25), Slice::range(0, 30), Slice::range(0, 3)],
+        );
+        assert_eq!((p.n, p.len[0], p.kernel), (1, 20 * 30 * 3, Kernel::Run));
+        // A window of columns: rows of W' x 3 contiguous bytes.
+        let p = plan(
+            1,
+            &[40, 30, 3],
+            None,
+            &[Slice::range(5, 25), Slice::range(2, 12), Slice::range(0, 3)],
+        );
+        assert_eq!(
+            (p.n, p.len[..2].to_vec(), p.kernel),
+            (2, vec![20, 30], Kernel::Run)
+        );
+        // Length-1 axes are dropped.
+        let p = plan(4, &[1, 7, 1, 9], None, &full(&[1, 7, 1, 9]));
+        assert_eq!((p.n, p.len[0], p.kernel), (1, 63, Kernel::Run));
+    }
+
+    #[test]
+    fn transposed_layouts_tile_and_strided_rows_gather() {
+        // A Fortran-order matrix read into C order: tiles over axes 0 x 1.
+        let p = plan(8, &[100, 200], Some(&[8, 800]), &full(&[100, 200]));
+        assert_eq!(p.kernel, Kernel::Tiled { j: 0 });
+        // A step-2 crop of a C array: a gather along the rows.
+        let w = [
+            Slice {
+                start: 0,
+                stop: 100,
+                step: 2,
+            },
+            Slice {
+                start: 0,
+                stop: 200,
+                step: 2,
+            },
+        ];
+        let p = plan(4, &[100, 200], None, &w);
+        assert_eq!(p.kernel, Kernel::Gather);
+        // Reversed rows: a gather with a negative stride.
+        let w = [
+            Slice::range(0, 100),
+            Slice {
+                start: 199,
+                stop: -1,
+                step: -1,
+            },
+        ];
+        let p = plan(4, &[100, 200], None, &w);
+        assert_eq!((p.kernel, p.src[1]), (Kernel::Gather, -4));
+        // Odd element sizes never tile.
+        let p = plan(3, &[100, 200], Some(&[3, 300]), &full(&[100, 200]));
+        assert_eq!(p.kernel, Kernel::Gather);
+    }
+
+    #[test]
+    fn tiles_fit_the_stage() {
+        for itemsize in [1, 2, 4, 8, 16] {
+            for lb in [1, 3, 64, 1000, 5000, 1 << 20] {
+                let (rows, cols) = tile_shape(itemsize, lb);
+                assert!(rows * cols * itemsize <= STAGE_BYTES, "{itemsize} {lb}");
+                assert!(rows.is_power_of_two() && (4..=TILE_ROWS_MAX).contains(&rows));
+                assert!(cols >= 1 && cols <= lb.max(1));
+            }
+        }
+    }
+}
