@@ -1,4 +1,4 @@
-//! Stand-ins for the thread helpers of [`crate::parallel`].
+//! Stand-ins for the thread functions of [`crate::parallel`].
 //!
 //! INTEGRATION: these two functions have exactly the signatures of
 //! `crate::parallel::threads_for` and `crate::parallel::run_parts`. To move
