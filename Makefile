@@ -57,8 +57,8 @@ $(LIBS) $(HEADERS) &: FORCE
 # ---------------------------------------------------------------- tests
 
 test: check-headers test-check-headers cargo-test cargo-test-i686 c-test c-test-valgrind \
-	c-test-reliability c-test-sanitize c-test-tsan test-install test-install-isolated \
-	test-cargo-link py-test
+	c-test-reliability c-test-sanitize c-test-tsan c-test-nd nd-fuzz test-install \
+	test-install-isolated test-cargo-link py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -245,6 +245,7 @@ clean:
 
 # Reliability (malloc failure, threads) and sanitizer builds of the C tests.
 include c_tests/c_tests.mk
+include c_tests/nd.mk
 -include python/python.mk
 
 # The Python failure-injection tests preload libfailmalloc.so.
