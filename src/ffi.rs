@@ -9,11 +9,14 @@ use std::ptr;
 use libc::{c_int, c_void};
 
 use crate::window::{self, Shape, Window};
-use crate::{Error, parallel};
+use crate::{Error, nd, parallel};
 
-/// Runs `body` with panics caught and sets `errno`: the error's value on
-/// failure, the value `errno` had on entry on success.
+/// Runs `body` with panics caught and cancellation of the calling thread
+/// disabled (a cancel requested meanwhile acts after the call, see
+/// [`parallel::NoCancel`]), and sets `errno`: the error's value on failure,
+/// the value `errno` had on entry on success.
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let _no_cancel = parallel::NoCancel::new();
     let saved = errno::errno();
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Error::Internal));
     errno::set_errno(match &result {
@@ -125,8 +128,6 @@ pub unsafe extern "C" fn crop(
     dim1_out: *mut c_int,
     dim2_out: *mut c_int,
 ) {
-    // A cancel requested during the call acts after it returns.
-    let _no_cancel = parallel::NoCancel::new();
     let empty = Shape { rows: 0, cols: 0 };
     let mut shape = empty;
     let result = run(|| {
@@ -165,15 +166,8 @@ pub unsafe extern "C" fn crop(
         // of at most isize::MAX bytes, checked above), and the checked
         // window's span `start..start + len` lies within them.
         let src = unsafe { std::slice::from_raw_parts(arr_in.add(start), len) };
-        let bytes = block.len().saturating_mul(size_of::<c_int>());
-        let threads = parallel::threads_for(bytes);
-        parallel::copy_window_parallel(
-            src,
-            dim2 as usize,
-            checked,
-            block.as_uninit_mut(),
-            threads,
-        )?;
+        let (rows, cols) = (checked.rows as usize, checked.cols as usize);
+        nd::copy_window_c_int(src, dim2 as usize, rows, cols, block.as_uninit_mut())?;
         Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {
@@ -204,7 +198,6 @@ pub unsafe extern "C" fn crop(
 /// - EINVAL: `n < 0`; returns -1 and changes nothing.
 #[unsafe(no_mangle)]
 pub extern "C" fn ezalloc_set_threads(n: c_int) -> c_int {
-    let _no_cancel = parallel::NoCancel::new();
     let result = run(|| {
         let n = usize::try_from(n).map_err(|_| Error::Inval)?;
         Ok(parallel::set_threads(n))
@@ -219,7 +212,6 @@ pub extern "C" fn ezalloc_set_threads(n: c_int) -> c_int {
 /// Between 1 and 64. errno is left unchanged.
 #[unsafe(no_mangle)]
 pub extern "C" fn ezalloc_get_threads() -> c_int {
-    let _no_cancel = parallel::NoCancel::new();
     run(|| Ok(parallel::threads())).map_or(-1, |n| c_int::try_from(n).unwrap_or(c_int::MAX))
 }
 

@@ -29,14 +29,10 @@ use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 use libc::{c_int, c_void};
 
 use crate::Error;
-#[cfg(target_arch = "x86_64")]
-use crate::window::copy_rows_with;
-use crate::window::{Shape, copy_window};
 
 /// Outputs smaller than this are copied on the calling thread alone: starting
 /// a thread costs more than it saves below a few MiB.
@@ -52,9 +48,6 @@ pub const DEFAULT_MAX_THREADS: usize = 8;
 /// The environment variable that sets how many threads a large copy may use
 /// (`1`: the calling thread only). Read once, when the library is loaded.
 pub const THREADS_VAR: &str = "EZALLOC_THREADS";
-
-/// Most parts a crop is split into (the work is shared out part by part).
-const MAX_PARTS: usize = 4 * MAX_THREADS;
 
 /// The default thread count, fixed when the library is loaded; 0 until then.
 static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -355,108 +348,4 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
     } else {
         Ok(())
     }
-}
-
-/// [`copy_window`] for large outputs: on x86_64 the rows are written with
-/// non-temporal (streaming) stores, which do not read the destination into
-/// the cache first and do not evict the input. The stores are fenced before
-/// returning, so the copy is complete and visible to whoever joins this
-/// thread.
-fn copy_window_streaming(
-    src: &[c_int],
-    stride: usize,
-    shape: Shape,
-    dst: &mut [MaybeUninit<c_int>],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        copy_rows_with(src, stride, shape, dst, stream_row);
-        // SAFETY: SSE2 is part of the x86_64 baseline; sfence only orders stores.
-        unsafe { std::arch::x86_64::_mm_sfence() };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    copy_window(src, stride, shape, dst);
-}
-
-/// Copies `src` into `dst` (same length) with 16-byte streaming stores for
-/// the aligned middle part; the caller fences.
-#[cfg(target_arch = "x86_64")]
-fn stream_row(src: &[c_int], dst: &mut [MaybeUninit<c_int>]) {
-    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-    const LANES: usize = 16 / size_of::<c_int>();
-    let n = dst.len().min(src.len());
-    let head = dst.as_ptr().align_offset(16).min(n);
-    let body_end = head + (n - head) / LANES * LANES;
-    dst[..head].write_copy_of_slice(&src[..head]);
-    for i in (head..body_end).step_by(LANES) {
-        // SAFETY: i + LANES <= body_end <= n, so both 16-byte accesses are in
-        // bounds; dst + i is 16-byte aligned (head aligns it, LANES keeps it);
-        // the load is unaligned; SSE2 is part of the x86_64 baseline.
-        unsafe {
-            let v = _mm_loadu_si128(src.as_ptr().add(i).cast::<__m128i>());
-            _mm_stream_si128(dst.as_mut_ptr().add(i).cast::<__m128i>(), v);
-        }
-    }
-    dst[body_end..n].write_copy_of_slice(&src[body_end..n]);
-}
-
-/// A band of rows to copy: one part of a crop's work.
-struct Band<'a> {
-    src: &'a [c_int],
-    shape: Shape,
-    dst: &'a mut [MaybeUninit<c_int>],
-}
-
-/// Copies a window like [`copy_window`]. Outputs of at least
-/// [`PARALLEL_MIN_BYTES`] are written with streaming stores, their rows split
-/// into bands shared out by [`run_parts`] over up to `threads` threads (the
-/// calling thread included). The copy always completes unless a part
-/// panicked (`Err(Error::Internal)`, the output then partly written).
-pub fn copy_window_parallel(
-    src: &[c_int],
-    stride: usize,
-    shape: Shape,
-    dst: &mut [MaybeUninit<c_int>],
-    threads: usize,
-) -> Result<(), Error> {
-    let rows = usize::try_from(shape.rows).unwrap_or(0);
-    let cols = usize::try_from(shape.cols).unwrap_or(0);
-    let bytes = dst.len().saturating_mul(size_of::<c_int>());
-    if bytes < PARALLEL_MIN_BYTES || rows == 0 || cols == 0 {
-        copy_window(src, stride, shape, dst);
-        return Ok(());
-    }
-    let threads = threads.clamp(1, MAX_THREADS).min(rows);
-    if threads == 1 {
-        copy_window_streaming(src, stride, shape, dst);
-        return Ok(());
-    }
-    let parts = (4 * threads).min(rows).min(MAX_PARTS);
-    let rows_per = rows.div_ceil(parts);
-    let slots: [Mutex<Option<Band<'_>>>; MAX_PARTS] = std::array::from_fn(|_| Mutex::new(None));
-    let bands = dst
-        .chunks_mut(rows_per.saturating_mul(cols))
-        .zip(src.chunks(rows_per.saturating_mul(stride).max(1)));
-    let mut used = 0;
-    for ((out, from), slot) in bands.zip(&slots) {
-        let band_rows = out.len() / cols;
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Band {
-            src: from,
-            shape: Shape {
-                rows: c_int::try_from(band_rows).unwrap_or(0),
-                cols: shape.cols,
-            },
-            dst: out,
-        });
-        used += 1;
-    }
-    run_parts(used, threads, &|i| {
-        let band = slots[i]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(b) = band {
-            copy_window_streaming(b.src, stride, b.shape, b.dst);
-        }
-    })
 }

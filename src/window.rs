@@ -1,7 +1,5 @@
 //! The semantics of the original `alloc()` and `crop()`, in safe Rust.
 
-use std::mem::MaybeUninit;
-
 use libc::c_int;
 
 use crate::{Error, MallocBlock};
@@ -120,37 +118,6 @@ impl Window {
             .ok_or(Error::Inval)?;
         start.checked_add(len).ok_or(Error::Inval)?;
         Ok((start, len))
-    }
-}
-
-/// Copies a window, row by row, into `dst` (row-major, `shape.cols` wide).
-///
-/// `src` starts at the window's first element and its rows are `stride`
-/// elements apart: the span given by [`Window::source_span`].
-pub fn copy_window(src: &[c_int], stride: usize, shape: Shape, dst: &mut [MaybeUninit<c_int>]) {
-    copy_rows_with(src, stride, shape, dst, |from, to| {
-        to.write_copy_of_slice(from);
-    });
-}
-
-/// The row walk of [`copy_window`], with the copy of one row given: `copy`
-/// receives each source row and its destination row, of equal length.
-pub fn copy_rows_with(
-    src: &[c_int],
-    stride: usize,
-    shape: Shape,
-    dst: &mut [MaybeUninit<c_int>],
-    mut copy: impl FnMut(&[c_int], &mut [MaybeUninit<c_int>]),
-) {
-    let Ok(cols) = usize::try_from(shape.cols) else {
-        return;
-    };
-    if cols == 0 {
-        return;
-    }
-    // Rows start `stride` elements apart; the last needs only `cols`.
-    for (out, from) in dst.chunks_exact_mut(cols).zip(src.chunks(stride.max(1))) {
-        copy(&from[..cols], out);
     }
 }
 

@@ -354,61 +354,37 @@ fn a_panic_is_caught_and_reported() {
 }
 
 #[test]
-fn parallel_copy_equals_the_plain_copy() {
-    use ezalloc::parallel::{PARALLEL_MIN_BYTES, copy_window_parallel};
-    use ezalloc::window::copy_window;
-    use std::mem::MaybeUninit;
-    // Windows above the threshold (streaming stores, on 2, 7 and 1 threads;
-    // rows of every alignment), and one with fewer rows than threads.
+fn large_crops_equal_the_model_on_any_thread_count() {
+    use ezalloc::parallel::{PARALLEL_MIN_BYTES, set_threads};
+    // Windows above the threshold (streaming stores, split into parts on 2,
+    // 7 and 1 threads; rows of every alignment), and one with fewer rows
+    // than threads. Other tests may change the setting meanwhile: the
+    // result must not depend on it.
     let (dim1, dim2) = (1500, 1700);
     let input: Vec<c_int> = (0..dim1 * dim2).map(|k| k ^ 0x5a5a).collect();
     for (w, threads) in [
-        (
-            Window {
-                d1_0: 3,
-                d1_1: 1499,
-                d2_0: 5,
-                d2_1: 1699,
-            },
-            2,
-        ),
-        (
-            Window {
-                d1_0: 3,
-                d1_1: 1499,
-                d2_0: 5,
-                d2_1: 1699,
-            },
-            7,
-        ),
-        (
-            Window {
-                d1_0: 0,
-                d1_1: 1,
-                d2_0: 0,
-                d2_1: 1699,
-            },
-            4,
-        ),
+        ((3, 1499, 5, 1699), 2),
+        ((3, 1499, 5, 1699), 7),
+        ((0, 1, 0, 1699), 4),
+        ((1, 1499, 0, 1699), 1),
     ] {
-        let shape = w.check(dim1, dim2).unwrap();
-        let (start, len) = w.source_span(dim2, shape).unwrap();
-        let src = &input[start..start + len];
-        let mut plain = vec![MaybeUninit::new(-1); shape.len().unwrap()];
-        let mut parallel = vec![MaybeUninit::new(-2); shape.len().unwrap()];
-        copy_window(src, dim2 as usize, shape, &mut plain);
-        copy_window_parallel(src, dim2 as usize, shape, &mut parallel, threads).unwrap();
-        // SAFETY: both buffers were initialised above and fully overwritten.
-        let (plain, parallel) = unsafe {
-            (
-                plain.iter().map(|v| v.assume_init()).collect::<Vec<_>>(),
-                parallel.iter().map(|v| v.assume_init()).collect::<Vec<_>>(),
-            )
+        let (d1_0, d1_1, d2_0, d2_1) = w;
+        let window = Window {
+            d1_0,
+            d1_1,
+            d2_0,
+            d2_1,
         };
-        assert_eq!(plain, parallel);
-        assert_eq!(plain[0], input[start]);
-        if shape.rows > 1 {
-            assert!(shape.bytes().unwrap() >= PARALLEL_MIN_BYTES);
+        let previous = set_threads(threads);
+        let got = call_crop(Some(&input), dim1, dim2, window, 5);
+        set_threads(previous);
+        let (rows, cols) = (d1_1 - d1_0, d2_1 - d2_0);
+        let expected: Vec<c_int> = (d1_0..d1_1)
+            .flat_map(|r| (d2_0..d2_1).map(move |c| (r * dim2 + c) ^ 0x5a5a))
+            .collect();
+        assert_eq!(got, (5, Some(expected), rows, cols));
+        if rows > 1 {
+            assert!(rows as usize * cols as usize * size_of::<c_int>() >= PARALLEL_MIN_BYTES);
         }
     }
 }

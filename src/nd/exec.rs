@@ -153,19 +153,26 @@ impl Plan {
         threads: usize,
     ) -> Result<(), Error> {
         let len0 = self.len[0];
-        let mut chunk = len0.div_ceil(threads.max(1)).max(1);
-        if let Kernel::Tiled { j: 0 } = self.kernel {
-            chunk = chunk.next_multiple_of(TILE_ROWS_MAX);
-        }
-        let parts = len0.div_ceil(chunk);
+        // Parts are whole tiles when axis 0 is tiled, else single indices,
+        // shared out evenly: one part per thread.
+        let unit = match self.kernel {
+            Kernel::Tiled { j: 0 } => TILE_ROWS_MAX,
+            _ => 1,
+        };
+        let units = len0.div_ceil(unit);
+        let parts = threads.clamp(1, units.max(1));
+        // i * units may exceed usize (32-bit targets): u64 holds it.
+        let bound = |i: usize| {
+            let first = (i as u64 * units as u64 / parts as u64) as usize;
+            len0.min(first.saturating_mul(unit))
+        };
         let shared = Shared {
             src,
             dst: dst.as_mut_ptr().cast(),
         };
         let work = |i: usize| {
             let shared = &shared;
-            let lo = i * chunk;
-            let hi = len0.min(lo + chunk);
+            let (lo, hi) = (bound(i), bound(i + 1));
             let src = shared.src.wrapping_offset(lo as isize * self.src[0]);
             let dst = shared.dst.wrapping_add(lo * self.dst[0]);
             // SAFETY: the part is the indices lo..hi of axis 0, whose

@@ -27,12 +27,10 @@ use crate::Error;
 
 mod block;
 mod exec;
-pub mod par;
 
 pub use block::ByteBlock;
 
-// INTEGRATION: becomes `use crate::parallel::{run_parts, threads_for};`.
-use self::par::{run_parts, threads_for};
+use crate::parallel::{run_parts, threads_for};
 
 /// The most dimensions an array may have (numpy's `NPY_MAXDIMS`).
 pub const MAX_DIMS: usize = 64;
