@@ -14,12 +14,16 @@ Functions: alloc_managed(ni), alloc_leaking(ni) (a deliberate leak, kept to
 demonstrate what the managed variant avoids) and crop(a, d1_0, d1_1, d2_0,
 d2_1) with the recipe's strict window rule 0 <= d1_0 <= d1_1 < rows,
 0 <= d2_0 <= d2_1 < columns. See help(ezalloc.recipe).
+
+get_threads() and set_threads(n): the threads that large copies use (see
+help(ezalloc.threads); threadpoolctl controls them too).
 """
 
 from ._version import __version__
 from . import recipe
+from .threads import get_threads, set_threads
 
-__all__ = ["__version__", "recipe", "recipe_ctypes"]
+__all__ = ["__version__", "recipe", "recipe_ctypes", "get_threads", "set_threads"]
 
 
 def __getattr__(name):

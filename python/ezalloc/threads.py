@@ -1,0 +1,84 @@
+"""How many threads the library's large copies use, from Python.
+
+Outputs of 8 MiB or more are copied by up to get_threads() threads (the
+calling thread included); smaller ones always by the calling thread alone.
+The default is EZALLOC_THREADS when the library was loaded, else the CPUs
+available to the process (affinity and cgroup quota, at most 8).
+
+    ezalloc.get_threads()        # the current setting
+    ezalloc.set_threads(1)       # returns the previous setting
+    ezalloc.set_threads(0)       # back to the default
+
+threadpoolctl sees the library too (user_api "ezalloc"), when threadpoolctl
+is installed: `with threadpool_limits(1): ...` holds ezalloc's copies on the
+calling thread as well as BLAS's.
+"""
+
+import ctypes
+import functools
+import operator
+
+
+@functools.cache
+def _functions():
+    # The library the ctypes front end loads: the one bundled in the package.
+    from . import recipe_ctypes
+
+    lib = recipe_ctypes._lib
+    set_, get = lib.ezalloc_set_threads, lib.ezalloc_get_threads
+    set_.argtypes, set_.restype = [ctypes.c_int], ctypes.c_int
+    get.argtypes, get.restype = [], ctypes.c_int
+    return set_, get
+
+
+# The library caps the setting there; larger values are taken as this.
+MAX_THREADS = 64
+
+
+def get_threads():
+    """The number of threads (the calling thread included) that a copy of
+    8 MiB or more uses: the value given to set_threads(), else the default."""
+    return _functions()[1]()
+
+
+def set_threads(n):
+    """Sets the number of threads large copies use and returns the previous
+    setting. n >= 1 sets it (values above 64 count as 64); n == 0 returns to
+    the default. ValueError for n < 0, TypeError for a non-integer."""
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"set_threads: n must be >= 0, got {n}")
+    return _functions()[0](min(n, MAX_THREADS))
+
+
+def _register_with_threadpoolctl():
+    """Lets threadpoolctl (>= 3.5, if installed) list and limit the library."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+    register = getattr(threadpoolctl, "register", None)
+    if register is None:
+        return
+
+    class EzallocController(threadpoolctl.LibController):
+        user_api = "ezalloc"
+        internal_api = "ezalloc"
+        filename_prefixes = ("libezalloc",)
+        check_symbols = ("ezalloc_set_threads", "ezalloc_get_threads")
+
+        def get_num_threads(self):
+            return self.dynlib.ezalloc_get_threads()
+
+        def set_num_threads(self, num_threads):
+            return self.dynlib.ezalloc_set_threads(
+                max(0, min(int(num_threads), MAX_THREADS)))
+
+        def get_version(self):
+            from ._version import __version__
+            return __version__
+
+    register(EzallocController)
+
+
+_register_with_threadpoolctl()
