@@ -18,13 +18,12 @@ import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "python"))
 
 import numpy as np  # noqa: E402
 
-import crop as swig_crop  # noqa: E402
-import ezalloc as swig_ezalloc  # noqa: E402
-import ezalloc_ctypes  # noqa: E402
+from ezalloc import recipe as swig_crop  # noqa: E402  (the installed package)
+from ezalloc import recipe as swig_ezalloc  # noqa: E402
+from ezalloc import recipe_ctypes as ezalloc_ctypes  # noqa: E402
 
 baseline = ctypes.CDLL(os.environ.get("EZALLOC_BASELINE", str(ROOT / "target/bench/libbaseline.so")))
 for name in ("bench_naive_crop", "bench_memcpy_touched"):

@@ -352,6 +352,64 @@ def parallel_crop_aux_malloc(fe):
     print("ok")
 
 
+def failmalloc_wrap(fe):
+    """numpy cannot wrap the block: with PYTHONMALLOC=malloc every Python
+    object comes from malloc(), so failing one size at a time (8 to 256
+    bytes) during 2048 x 2048 crops (16 MiB blocks) and 4 Mi-int allocations
+    reaches the allocation of the ndarray object and of its base (the SWIG
+    capsule, the ctypes owner), as well as of everything else the call makes.
+    Every call must give the right array or a clean MemoryError (never a
+    SystemError), and leave no block behind: glibc's bytes in use (a leaked
+    block is 16 MiB of mmap'd memory) come back to where they were after
+    every call. Stock numpy.i's ARGOUTVIEWM leaked the block when the ndarray
+    could not be made, and raised SystemError when the capsule could not."""
+    if os.environ.get("PYTHONMALLOC") != "malloc":
+        sys.exit("failmalloc_wrap needs PYTHONMALLOC=malloc")
+    fm = FailMalloc()
+    base = matrix(2049, 2049, seed=6)
+    expected = base[:2048, :2048]
+    probe = fe.crop(base, 0, 1, 0, 1)
+    # The sizes that must have been reached: the ndarray object and the
+    # array's base (a GC-tracked object has a 16-byte header before it).
+    gc_header = 16 if gc.is_tracked(probe.base) else 0
+    reached = {np.ndarray.__basicsize__, type(probe.base).__basicsize__ + gc_header}
+    del probe
+    calls = {"crop": (lambda: fe.crop(base, 0, 2048, 0, 2048), expected),
+             "alloc_managed": (lambda: fe.alloc_managed(1 << 22), None)}
+    failed = {name: set() for name in calls}
+    for name, (call, want) in calls.items():
+        for size in range(8, 257, 8):
+            gc.collect()
+            heap = malloc_in_use()
+            before = fm.failures
+            fm.arm(size, 1)
+            try:
+                result = call()
+            except MemoryError:
+                result = None
+            for _ in range(3):      # the failure may hit disarm's own call
+                try:
+                    fm.disarm()
+                    break
+                except (MemoryError, ctypes.ArgumentError):
+                    pass
+            if result is None:
+                assert fm.failures == before + 1, (name, size)
+                failed[name].add(size)
+            elif want is not None:
+                np.testing.assert_array_equal(result, want, err_msg=f"{name} {size}")
+            else:
+                assert result.shape == (1 << 22,) and result.base is not None
+            del result
+            gc.collect()
+            growth = malloc_in_use() - heap
+            assert growth < MIB, f"{name}, malloc of {size} bytes failed: {growth} bytes more in use"
+        missing = {s for s in reached if s <= 256} - failed[name]
+        assert not missing, f"{name}: no MemoryError when mallocs of {missing} bytes failed"
+    print(f"ok, MemoryError for sizes {sorted(failed['crop'])} (crop), "
+          f"{sorted(failed['alloc_managed'])} (alloc_managed)")
+
+
 # --------------------------------------------------------------- growth
 
 def failing_calls(fe, fm):
@@ -433,7 +491,7 @@ def growth(_):
 
 
 SCENARIOS = {f.__name__: f for f in (failmalloc_alloc, failmalloc_crop, failmalloc_count,
-                                     failmalloc_no_leak, failmalloc_threads, rlimit,
+                                     failmalloc_no_leak, failmalloc_threads, failmalloc_wrap, rlimit,
                                      parallel_crop_aux_malloc, growth)}
 
 if __name__ == "__main__":

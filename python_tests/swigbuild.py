@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_DIR = ROOT / "python"
+PACKAGE_SOURCE = PYTHON_DIR / "ezalloc"        # recipe.i, eztypemaps.i
 INCLUDE_DIR = ROOT / "include"
 LIB_DIR = Path(os.environ.get("EZALLOC_LIB_DIR", ROOT / "target" / "release"))
 NATIVE_LIBS = os.environ.get("EZALLOC_NATIVE_LIBS",
@@ -30,12 +31,16 @@ setup(name="swigbuild", script_args=["-q", "build_ext", "--inplace"],
 
 
 def numpy_i_dir():
-    out = subprocess.run(["sh", str(PYTHON_DIR / "get_numpy_i.sh")], check=True,
+    """numpy.i of the numpy in use, as the package build gets it."""
+    out = subprocess.run([sys.executable, str(PYTHON_DIR / "get_numpy_i.py")], check=True,
                          text=True, stdout=subprocess.PIPE)
     return str(Path(out.stdout.strip().splitlines()[-1]).parent)
 
 
 def swig_executable():
+    """$SWIG (set by the Makefile to the venv's), else beside this Python."""
+    if os.environ.get("SWIG"):
+        return os.environ["SWIG"]
     beside = Path(sys.executable).parent / "swig"
     return str(beside) if beside.exists() else shutil.which("swig")
 
@@ -46,7 +51,7 @@ def build(workdir, modules):
     returns `workdir` (to put on sys.path)."""
     workdir = Path(workdir)
     swig = swig_executable()
-    includes = ["-I" + numpy_i_dir(), "-I" + str(INCLUDE_DIR), "-I" + str(PYTHON_DIR)]
+    includes = ["-I" + numpy_i_dir(), "-I" + str(INCLUDE_DIR), "-I" + str(PACKAGE_SOURCE)]
     extensions = []
     for name, interface, sources, objects in modules:
         wrap = workdir / f"{name}_wrap.c"

@@ -1,36 +1,46 @@
 """Allocation failures through both front ends, in child processes:
 
 - on demand, with LD_PRELOAD=libfailmalloc.so (c_tests/failmalloc_preload.c,
-  built by `make failmalloc-preload`): the SWIG modules hold a static copy of
-  the library but still call malloc() through their dynamic symbol table, so
-  the interposer reaches them as it reaches libezalloc.so under ctypes
-  (test_swig_modules_call_malloc_through_the_dynamic_linker checks it);
+  built by `make failmalloc-preload`): both front ends use the package's one
+  libezalloc.so.0, whose malloc() calls go through the dynamic linker, so the
+  interposer reaches them (test_one_library_calls_malloc_through_the_dynamic_linker);
 - sizes the system refuses, under RLIMIT_AS.
 
 The scenarios themselves are in child_reliability.py."""
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 import childproc
+import ezalloc
 
 FRONTS = ["swig", "ctypes"]
-PYTHON_DIR = childproc.ROOT / "python"
+PACKAGE_DIR = Path(ezalloc.__file__).resolve().parent
 
 
 def run(front, scenario, **kwargs):
     return childproc.check(childproc.run("child_reliability.py", front, scenario, **kwargs))
 
 
-def test_swig_modules_call_malloc_through_the_dynamic_linker():
-    for module in ("_ezalloc", "_crop"):
-        so = next(PYTHON_DIR.glob(f"{module}.*.so"))
-        symbols = subprocess.run(["readelf", "--dyn-syms", "-W", str(so)], check=True,
-                                 capture_output=True, text=True).stdout
-        undefined = set(re.findall(r" UND (\w+)", symbols))
-        assert "malloc" in undefined, f"{so.name} does not import malloc"
+def readelf(*args):
+    return subprocess.run(["readelf", *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_one_library_calls_malloc_through_the_dynamic_linker():
+    [lib] = PACKAGE_DIR.glob("libezalloc.so*")
+    undefined = set(re.findall(r" UND (\w+)", readelf("--dyn-syms", "-W", str(lib))))
+    assert "malloc" in undefined, f"{lib.name} does not import malloc"
+    [ext] = PACKAGE_DIR.glob("_recipe.*.so")
+    dynamic = readelf("-d", str(ext))
+    assert f"Shared library: [{lib.name}]" in dynamic
+    assert "$ORIGIN" in dynamic
+    # The extension has no copy of the library: it imports alloc and crop.
+    imported = set(re.findall(r" UND (\w+)", readelf("--dyn-syms", "-W", str(ext))))
+    assert {"alloc", "crop"} <= imported, imported
 
 
 def test_failmalloc_is_not_active_without_preload():
@@ -46,6 +56,14 @@ def test_injected_malloc_failure(front, scenario):
     """MemoryError naming the size, one malloc per call, nothing leaked, the
     next call works with the right contents; see each scenario's docstring."""
     assert run(front, scenario, preload=True).startswith("ok")
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_failed_wrap_frees_the_block(front):
+    """No leak and a clean MemoryError when numpy cannot wrap the block
+    (PYTHONMALLOC=malloc: Python's objects come from the failing malloc)."""
+    out = run(front, "failmalloc_wrap", preload=True, env={"PYTHONMALLOC": "malloc"})
+    assert out.startswith("ok"), out
 
 
 @pytest.mark.parametrize("front", FRONTS)

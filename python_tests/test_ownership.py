@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-import ezalloc_ctypes
+from ezalloc import recipe_ctypes as ezalloc_ctypes
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1 << 20

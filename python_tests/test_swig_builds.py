@@ -3,8 +3,8 @@
 - the recipe's own way of writing the interface files (%include of the
   library's header and %apply of numpy.i's rules), against our headers and
   libezalloc.a;
-- our ezalloc.i and crop.i linked against stand-ins that fail with a chosen
-  errno, and the ctypes module loaded over the same stand-ins, so that every
+- the package's recipe.i linked against stand-ins that fail with a chosen
+  errno, and the package's ctypes module loaded over the same stand-ins, so that every
   errno-to-exception mapping is exercised, including those the real library
   never produces from Python (EINVAL, unexpected values).
 """
@@ -13,6 +13,7 @@ import errno
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,10 +21,11 @@ import numpy as np
 import pytest
 
 import swigbuild
+from ezalloc import recipe, recipe_ctypes
 
 HERE = Path(__file__).resolve().parent
 SWIG_DIR = HERE / "swig"
-PYTHON_DIR = swigbuild.PYTHON_DIR
+CTYPES_MODULE = Path(recipe_ctypes.__file__)
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,7 @@ def built(tmp_path_factory):
     swigbuild.build(work, [
         ("recipe_ezalloc", SWIG_DIR / "recipe_ezalloc.i", [], [lib]),
         ("recipe_crop", SWIG_DIR / "recipe_crop.i", [], [lib]),
-        ("stub_ezalloc", PYTHON_DIR / "ezalloc.i", [stub], []),
-        ("stub_crop", PYTHON_DIR / "crop.i", [stub], []),
+        ("stub_recipe", swigbuild.PACKAGE_SOURCE / "recipe.i", [stub], []),
     ])
     stub_so = swigbuild.build_shared(work, "ezstub", [stub])
     sys.path.insert(0, str(work))
@@ -45,8 +46,15 @@ def built(tmp_path_factory):
         sys.path.remove(str(work))
 
 
-def load_ctypes_module(name, path, lib):
-    """A fresh copy of the ctypes module, loading `lib` (None: no EZALLOC_LIB)."""
+def load_ctypes_module(name, directory, lib, bundled=None):
+    """A fresh copy of the package's ctypes module in `directory`, with
+    `bundled` copied beside it as the package's library if given, loading
+    `lib` through EZALLOC_LIB (None: no EZALLOC_LIB)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "recipe_ctypes.py"
+    shutil.copy(CTYPES_MODULE, path)
+    if bundled is not None:
+        shutil.copy(bundled, directory / "libezalloc.so.0")
     saved = os.environ.pop("EZALLOC_LIB", None)
     if lib is not None:
         os.environ["EZALLOC_LIB"] = str(lib)
@@ -92,16 +100,15 @@ def test_recipe_style_in_array2_truncates_floats_where_ours_refuses(built):
     """Why crop.i has its own input typemap: IN_ARRAY2 converts a list of
     floats to C int silently, and SWIG's stock int typemap refuses numpy
     integer scalars."""
-    import crop
     import recipe_crop
     floats = [[1.5, 2.5], [3.5, 4.5]]
     assert recipe_crop.crop(floats, 0, 1, 0, 1).tolist() == [[1]]
     with pytest.raises(TypeError):
-        crop.crop(floats, 0, 1, 0, 1)
+        recipe.crop(floats, 0, 1, 0, 1)
     a = np.arange(9, dtype=np.intc).reshape(3, 3)
     with pytest.raises(TypeError):
         recipe_crop.crop(a, np.int64(0), 1, 0, 1)
-    assert crop.crop(a, np.int64(0), 1, 0, 1).tolist() == [[0]]
+    assert recipe.crop(a, np.int64(0), 1, 0, 1).tolist() == [[0]]
 
 
 # --- every errno mapping, through stand-ins --------------------------------
@@ -119,10 +126,9 @@ MAPPING = [
 def stub_fe(request, built):
     work, stub_so = built
     if request.param == "swig":
-        import stub_crop
-        import stub_ezalloc
-        return stub_ezalloc, stub_crop
-    module = load_ctypes_module("ezalloc_ctypes_stub", PYTHON_DIR / "ezalloc_ctypes.py", stub_so)
+        import stub_recipe
+        return stub_recipe, stub_recipe
+    module = load_ctypes_module("ezalloc_ctypes_stub", work / "ctypes_stub", stub_so)
     return module, module
 
 
@@ -149,17 +155,45 @@ def test_errno_mapping(stub_fe, err, exc, message):
 
 def test_ctypes_missing_library_is_a_clear_error(tmp_path):
     with pytest.raises(ImportError, match="EZALLOC_LIB=.* is not a file"):
-        load_ctypes_module("ezalloc_ctypes_missing", PYTHON_DIR / "ezalloc_ctypes.py",
-                           tmp_path / "nowhere.so")
-    lone = tmp_path / "ezalloc_ctypes.py"       # no library beside it nor in ../target
-    shutil.copy(PYTHON_DIR / "ezalloc_ctypes.py", lone)
-    with pytest.raises(ImportError, match="libezalloc.so not found: set EZALLOC_LIB"):
-        load_ctypes_module("ezalloc_ctypes_lone", lone, None)
+        load_ctypes_module("ezalloc_ctypes_missing", tmp_path / "a", tmp_path / "nowhere.so")
+    # No library in the package, no EZALLOC_LIB (nor an installed libezalloc).
+    with pytest.raises(ImportError, match="libezalloc.so not found: not in the package"):
+        load_ctypes_module("ezalloc_ctypes_lone", tmp_path / "b", None)
 
 
-def test_ctypes_finds_library_beside_itself(tmp_path, built):
+def test_ctypes_loads_the_bundled_library_first(tmp_path, built):
     work, stub_so = built
-    shutil.copy(PYTHON_DIR / "ezalloc_ctypes.py", tmp_path / "ezalloc_ctypes.py")
-    shutil.copy(stub_so, tmp_path / "libezalloc.so")
-    module = load_ctypes_module("ezalloc_ctypes_beside", tmp_path / "ezalloc_ctypes.py", None)
-    assert module.LIBRARY_PATH == str(tmp_path / "libezalloc.so")
+    module = load_ctypes_module("ezalloc_ctypes_bundled", tmp_path, tmp_path / "nowhere.so",
+                                bundled=stub_so)
+    assert module.LIBRARY_PATH == str(tmp_path / "libezalloc.so.0")
+
+
+def test_ctypes_never_looks_outside_its_package(tmp_path, built):
+    """A library in ../target/release of the module's directory (where a
+    source checkout builds it) is not used."""
+    work, stub_so = built
+    (tmp_path / "target" / "release").mkdir(parents=True)
+    shutil.copy(stub_so, tmp_path / "target" / "release" / "libezalloc.so")
+    with pytest.raises(ImportError, match="libezalloc.so not found"):
+        load_ctypes_module("ezalloc_ctypes_outside", tmp_path / "pkg", None)
+
+
+LIBRARY_ONCE = """
+from ezalloc import recipe, recipe_ctypes
+recipe.alloc_managed(1)
+recipe_ctypes.alloc_managed(1)
+with open("/proc/self/maps") as f:
+    print(recipe_ctypes.LIBRARY_PATH, *sorted({l.split()[-1] for l in f if "libezalloc" in l}))
+"""
+
+
+def test_installed_package_holds_the_library_once(tmp_path):
+    """Both front ends use the one libezalloc.so.0 inside the package (the
+    SWIG extension through its $ORIGIN run path, ctypes by path), in a fresh
+    process started outside the source tree."""
+    out = subprocess.run([sys.executable, "-c", LIBRARY_ONCE], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout.split()
+    library, mapped = out[0], out[1:]
+    package_dir = Path(recipe_ctypes.__file__).resolve().parent
+    assert Path(library).parent == package_dir
+    assert mapped == [str(Path(library).resolve())]

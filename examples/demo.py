@@ -1,17 +1,19 @@
 """The SWIG memory-deallocation recipe's two demonstrations, run through the
-ezalloc library: first with the SWIG modules, then with the ctypes module.
+ezalloc library: first with the SWIG module ezalloc.recipe, then with the
+ctypes module ezalloc.recipe_ctypes.
 
 1. Allocation: 2048 arrays of 1024*1024 C ints (4 MiB each) are allocated
    and dropped, each in a child process whose address space is capped
    (RLIMIT_AS) at its size after start-up plus a stated headroom. Managed
    arrays free their block when dropped, so all 2048 fit ("Done!"); leaking
    arrays never do, so the allocations fail once the headroom is used up
-   ("Step N failed"). Every array is filled so that its pages are resident,
+   ("Step N failed": the expected result of the leaking run, the leak the
+   recipe warns about). Every array is filled so that its pages are resident,
    and the peak resident memory (ru_maxrss) of each child is reported.
 2. Crop: the recipe's non-contiguous 5x9 array, cropped to rows 2:4 and
    columns 1:5, compared with numpy's own slicing.
 
-    python demo.py [--headroom-mib N]
+    python examples/demo.py [--headroom-mib N]    (ezalloc installed: `make demo`)
 """
 
 import argparse
@@ -27,11 +29,10 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def front_end(name):
     if name == "swig":
-        import crop
-        import ezalloc
-        return ezalloc.alloc_managed, ezalloc.alloc_leaking, crop.crop
-    import ezalloc_ctypes
-    return ezalloc_ctypes.alloc_managed, ezalloc_ctypes.alloc_leaking, ezalloc_ctypes.crop
+        from ezalloc import recipe
+        return recipe.alloc_managed, recipe.alloc_leaking, recipe.crop
+    from ezalloc import recipe_ctypes
+    return recipe_ctypes.alloc_managed, recipe_ctypes.alloc_leaking, recipe_ctypes.crop
 
 
 def allocation_child(front, variant, headroom_mib, touch):
@@ -92,6 +93,15 @@ def allocation_demo(front, headroom_mib, peaks):
         print(f"{title} - {N_ALLOCATIONS} allocations ({4 * N_INTS} bytes each)")
         output, peak_kib, _ = run_child(front, variant, headroom_mib)
         print(output.rstrip())
+        last = output.strip().splitlines()[-1]
+        if variant == "leaking" and last.startswith("Step "):
+            print(f"-> \"{last}\" is the expected result of this run: alloc_leaking's "
+                  "arrays only view their blocks, so nothing frees them, and the "
+                  f"leaked {4 * N_INTS >> 20} MiB blocks fill the {headroom_mib} MiB "
+                  "headroom long before the 2048th allocation. That leak is what the "
+                  "managed variant (the run above) avoids.")
+        elif variant == "managed" and last != "Done!":
+            raise SystemExit(f"unexpected: the managed run failed ({last})")
         print(f"peak resident memory of this run: {peak_kib // 1024} MiB")
         print()
         peaks.append((front, variant, output.strip().splitlines()[-1], peak_kib))
@@ -136,8 +146,8 @@ def main():
         return
 
     peaks = []
-    for front, title in [("swig", "SWIG modules (ezalloc, crop)"),
-                         ("ctypes", "ctypes module (ezalloc_ctypes)")]:
+    for front, title in [("swig", "SWIG module (ezalloc.recipe)"),
+                         ("ctypes", "ctypes module (ezalloc.recipe_ctypes)")]:
         print("=" * 72)
         print(f"{title} over the Rust library")
         print("=" * 72)

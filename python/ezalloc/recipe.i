@@ -1,23 +1,83 @@
-/* crop.i: Python module `crop` over the library's crop().
+/* recipe.i: the module ezalloc.recipe, the SWIG memory-deallocation
+ * recipe's functions over the library's alloc() and crop().
+ *
+ * alloc_managed(ni) returns a numpy array of ni C ints that owns its
+ * malloc'd block: the block is freed when the last array or view that
+ * refers to it is gone.
+ *
+ * alloc_leaking(ni) returns the same kind of array through numpy.i's
+ * ARGOUTVIEW_ARRAY1, which only views the block: nothing ever frees it. It is
+ * kept on purpose, to show the leak that the managed variant avoids.
  *
  * crop(a, d1_0, d1_1, d2_0, d2_1) returns a new numpy array equal to
- * a[d1_0:d1_1, d2_0:d2_1] that owns its malloc'd block (numpy.i's
- * ARGOUTVIEWM_ARRAY2). The window must satisfy 0 <= d1_0 <= d1_1 < rows and
- * 0 <= d2_0 <= d2_1 < columns (IndexError otherwise).
+ * a[d1_0:d1_1, d2_0:d2_1] that owns its malloc'd block. The window must
+ * satisfy 0 <= d1_0 <= d1_1 < rows and 0 <= d2_0 <= d2_1 < columns
+ * (IndexError otherwise), the recipe's strict rule.
  *
- * The input plays the part of numpy.i's IN_ARRAY2, with a stricter
+ * Managed outputs use the project's EZ_MANAGED1/EZ_MANAGED2 typemaps
+ * (eztypemaps.i), which do what numpy.i's ARGOUTVIEWM_ARRAY1/2 do and also
+ * free the block on every failure.
+ *
+ * The input of crop plays the part of numpy.i's IN_ARRAY2, with a stricter
  * conversion: numpy arrays must already have dtype numpy.intc (in any
  * layout: they are made C-contiguous, copying only when needed); other
  * array-likes such as nested lists are converted to intc only when numpy
  * reads them as integers and every value fits in a C int.
  */
-%module crop
+%define EZ_DOC
+"The SWIG memory-deallocation recipe's functions over the ezalloc library:
+alloc_managed, alloc_leaking (a deliberate leak, for demonstration) and crop.
+Arrays they return own their malloc'd block (except alloc_leaking's)."
+%enddef
+%module(package="ezalloc", docstring=EZ_DOC) recipe
 
 %{
+#include "ezalloc.h"
 #include "crop.h"
 %}
 
 %include "eztypemaps.i"
+
+%{
+/* alloc() failed: MemoryError for ENOMEM, naming the size malloc was asked
+ * for (computed as C computes it, so a negative ni shows as a huge size). */
+static void ez_raise_alloc(int err, const char *func, int ni)
+{
+    if (err == ENOMEM)
+        PyErr_Format(PyExc_MemoryError,
+                     "%s(%d): malloc of %zu bytes failed (ENOMEM)",
+                     func, ni, (size_t)ni * sizeof(int));
+    else
+        ez_raise_errno(err, func);
+}
+%}
+
+%apply (int **EZ_MANAGED1, int *EZ_DIM1) {(int **managed, int *n_managed)}
+%apply (int **ARGOUTVIEW_ARRAY1, int *DIM1) {(int **leaking, int *n_leaking)}
+
+%exception alloc_managed EZ_CALL(ez_raise_alloc(ez_err, "alloc_managed", arg1))
+%exception alloc_leaking EZ_CALL(ez_raise_alloc(ez_err, "alloc_leaking", arg1))
+
+%feature("docstring") alloc_managed
+"alloc_managed(ni) -> numpy array of ni C ints (uninitialised) that owns its
+block; the block is freed when the last array or view using it is gone.
+MemoryError when malloc fails (a negative ni always fails).";
+
+%feature("docstring") alloc_leaking
+"alloc_leaking(ni) -> numpy array of ni C ints that only views its block:
+the block is never freed (kept to demonstrate the leak).";
+
+%inline %{
+static void alloc_managed(int ni, int **managed, int *n_managed)
+{
+    alloc(ni, managed, n_managed);
+}
+
+static void alloc_leaking(int ni, int **leaking, int *n_leaking)
+{
+    alloc(ni, leaking, n_leaking);
+}
+%}
 
 %{
 #ifndef NPY_RAVEL_AXIS
@@ -150,7 +210,7 @@ static void ez_raise_crop(int err, int dim1, int dim2,
     Py_XDECREF(in_array$argnum);
 }
 
-%apply (int **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
+%apply (int **EZ_MANAGED2, int *EZ_DIM1, int *EZ_DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
 
 %exception crop EZ_CALL(ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
 

@@ -1,20 +1,22 @@
-"""ctypes front end of the ezalloc C library, the same API as the SWIG modules.
+"""ctypes front end of the ezalloc C library: the functions of ezalloc.recipe
+(the SWIG front end), with the same arguments, results and exceptions.
 
-    import ezalloc_ctypes as ez
-    a = ez.alloc_managed(10)                 # 10 C ints, uninitialised
+    from ezalloc import recipe_ctypes as ez
+    a = ez.alloc_managed(10)                      # 10 C ints, uninitialised
     c = ez.crop(matrix, d1_0, d1_1, d2_0, d2_1)   # == matrix[d1_0:d1_1, d2_0:d2_1]
 
 Arrays from alloc_managed() and crop() are zero-copy views of the block the
 library allocated; their base is a small owner object that releases the block
 through ezalloc_free() exactly once, when the last array or view that refers
 to it is gone. alloc_leaking() returns a view that nothing frees (it exists
-to demonstrate the leak). Errors raise the same exceptions as the SWIG
-modules: MemoryError (ENOMEM), IndexError (EPERM), ValueError (EINVAL),
-Exception (any other errno), TypeError / OverflowError for bad arguments.
+to demonstrate the leak). Errors: MemoryError (ENOMEM), IndexError (EPERM),
+ValueError (EINVAL), Exception (any other errno), TypeError / OverflowError
+for bad arguments.
 
-The shared library is found at $EZALLOC_LIB if set, else beside this module,
-else in the cargo target directory ../target/release or ../target/debug,
-else installed on the system library path (ctypes.util.find_library).
+The shared library loaded is, in this order: the one shipped inside the
+package (libezalloc.so.0 beside this module), else $EZALLOC_LIB, else an
+installed libezalloc found by the system loader (ctypes.util.find_library).
+LIBRARY_PATH says which.
 """
 
 import ctypes
@@ -37,26 +39,24 @@ _INT_SIZE = _INTC.itemsize
 
 
 def _find_library():
+    # Only the package's own directory: the library the wheel ships.
+    package_dir = Path(__file__).resolve().parent
+    bundled = sorted(package_dir.glob(_LIB_NAME + "*"))
+    if bundled:
+        return str(bundled[0])
     env = os.environ.get("EZALLOC_LIB")
     if env:
         if not os.path.isfile(env):
             raise ImportError(f"EZALLOC_LIB={env} is not a file")
         return env
-    here = Path(__file__).resolve().parent
-    candidates = [here / _LIB_NAME,
-                  here.parent / "target" / "release" / _LIB_NAME,
-                  here.parent / "target" / "debug" / _LIB_NAME]
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
     # Last, an installed library (`make install`), by its soname.
     installed = ctypes.util.find_library("ezalloc")
     if installed:
         return installed
     raise ImportError(
-        f"{_LIB_NAME} not found: set EZALLOC_LIB to its path, build it with "
-        "`cargo build --release`, or install it with `make install` (looked in: "
-        + ", ".join(str(c) for c in candidates) + ", and the system library path)")
+        f"{_LIB_NAME} not found: not in the package ({package_dir}), EZALLOC_LIB is "
+        "not set, and the system loader knows no libezalloc (install the package "
+        "with pip, or set EZALLOC_LIB to the library's path)")
 
 
 LIBRARY_PATH = _find_library()
@@ -90,17 +90,36 @@ class _Block:
     _free = _free   # looked up at deletion, also during interpreter shutdown
 
     def __init__(self, address, shape):
-        self.address = address
         self.__array_interface__ = {"data": (address, False), "shape": shape,
                                     "typestr": _TYPESTR, "version": 3}
+        # Last: once set, nothing here can fail, and __del__ frees the block.
+        self.address = address
 
     def __del__(self):
-        address, self.address = self.address, None
+        address = getattr(self, "address", None)
+        self.address = None
         if address is not None:
             self._free(address)
 
     def __repr__(self):
-        return f"<ezalloc block at {self.address:#x}>" if self.address else "<ezalloc block (freed)>"
+        address = getattr(self, "address", None)
+        return f"<ezalloc block at {address:#x}>" if address else "<ezalloc block (freed)>"
+
+
+def _own(block, dim1, dim2=None):
+    """An array over the block in `block` (a c_void_p filled by the library)
+    that owns it. If anything fails before the owner holds the block (even
+    reading its address can need memory), the block is freed here; after
+    that, the owner frees it when it goes."""
+    owner = None
+    try:
+        shape = (dim1.value,) if dim2 is None else (dim1.value, dim2.value)
+        owner = _Block(block.value, shape)
+        return np.asarray(owner)
+    except BaseException:
+        if owner is None:
+            _free(block)
+        raise
 
 
 class _View:
@@ -126,6 +145,14 @@ def _as_int(value, func, name):
     return value
 
 
+def _reraise_memory_error(error, func):
+    """ctypes reports a MemoryError met while it converts the arguments (before
+    the library is called) as ArgumentError: raise it as the MemoryError it is."""
+    if "MemoryError" in str(error):
+        raise MemoryError(f"{func}: out of memory before the call") from None
+    raise error
+
+
 def _raise_errno(err, func):
     if err == _errno.EINVAL:
         raise ValueError(f"{func}: invalid argument (EINVAL: a NULL or misaligned "
@@ -140,29 +167,32 @@ def _alloc_block(ni, func):
     block = _c_void_p()
     n = _c_int()
     _set_errno(0)
-    _alloc(ni, block, n)        # ctypes passes the out-parameters by reference
+    try:
+        _alloc(ni, block, n)    # ctypes passes the out-parameters by reference
+    except ctypes.ArgumentError as e:
+        _reraise_memory_error(e, func)
     err = _get_errno()
     if err:
         if err == _errno.ENOMEM:
             raise MemoryError(f"{func}({ni}): malloc of {(ni * _INT_SIZE) % 2 ** 64} bytes "
                               "failed (ENOMEM)")
         _raise_errno(err, func)
-    return block.value, n.value
+    return block, n
 
 
 def alloc_managed(ni):
     """alloc_managed(ni) -> numpy array of ni C ints (uninitialised) that owns
     its block; the block is freed when the last array or view using it is
     gone. MemoryError when malloc fails (a negative ni always fails)."""
-    address, n = _alloc_block(ni, "alloc_managed")
-    return np.asarray(_Block(address, (n,)))
+    block, n = _alloc_block(ni, "alloc_managed")
+    return _own(block, n)
 
 
 def alloc_leaking(ni):
     """alloc_leaking(ni) -> numpy array of ni C ints that only views its
     block: the block is never freed (kept to demonstrate the leak)."""
-    address, n = _alloc_block(ni, "alloc_leaking")
-    return np.asarray(_View(address, (n,)))
+    block, n = _alloc_block(ni, "alloc_leaking")
+    return np.asarray(_View(block.value, (n.value,)))
 
 
 def _address(a):
@@ -220,7 +250,10 @@ def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
     rows = _c_int()
     cols = _c_int()
     _set_errno(0)
-    _crop(_address(a), dim1, dim2, d1_0, d1_1, d2_0, d2_1, block, rows, cols)
+    try:
+        _crop(_address(a), dim1, dim2, d1_0, d1_1, d2_0, d2_1, block, rows, cols)
+    except ctypes.ArgumentError as e:
+        _reraise_memory_error(e, "crop")
     err = _get_errno()
     if err:
         if err == _errno.EPERM:
@@ -232,4 +265,4 @@ def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
             raise MemoryError(f"crop: malloc of a {d1_1 - d1_0} x {d2_1 - d2_0} int "
                               "block failed (ENOMEM)")
         _raise_errno(err, "crop")
-    return np.asarray(_Block(block.value, (rows.value, cols.value)))
+    return _own(block, rows, cols)

@@ -1,0 +1,30 @@
+"""ezalloc: the SWIG memory-deallocation recipe's C functions, alloc() and
+crop(), re-implemented in Rust, for Python.
+
+Two front ends with the same functions, arguments and exceptions:
+
+- ezalloc.recipe: through SWIG, as the recipe does it;
+- ezalloc.recipe_ctypes: through ctypes, over the same shared library.
+
+    from ezalloc import recipe
+    a = recipe.alloc_managed(10)                      # 10 C ints that own their block
+    c = recipe.crop(matrix, d1_0, d1_1, d2_0, d2_1)   # == matrix[d1_0:d1_1, d2_0:d2_1]
+
+Functions: alloc_managed(ni), alloc_leaking(ni) (a deliberate leak, kept to
+demonstrate what the managed variant avoids) and crop(a, d1_0, d1_1, d2_0,
+d2_1) with the recipe's strict window rule 0 <= d1_0 <= d1_1 < rows,
+0 <= d2_0 <= d2_1 < columns. See help(ezalloc.recipe).
+"""
+
+from ._version import __version__
+from . import recipe
+
+__all__ = ["__version__", "recipe", "recipe_ctypes"]
+
+
+def __getattr__(name):
+    # The ctypes front end is imported on first use.
+    if name == "recipe_ctypes":
+        import importlib
+        return importlib.import_module(".recipe_ctypes", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
