@@ -56,7 +56,7 @@ $(LIBS) $(HEADERS) &: FORCE
 # ---------------------------------------------------------------- tests
 
 test: check-headers cargo-test c-test c-test-valgrind c-test-reliability c-test-sanitize \
-	c-test-tsan test-install test-cargo-link py-test
+	c-test-tsan c-test-nd nd-fuzz test-install test-cargo-link py-test
 
 cargo-test:
 	$(CARGO) test --release
@@ -195,6 +195,7 @@ clean:
 
 # Reliability (malloc failure, threads) and sanitizer builds of the C tests.
 include c_tests/c_tests.mk
+include c_tests/nd.mk
 -include python/python.mk
 
 # The Python failure-injection tests preload libfailmalloc.so.

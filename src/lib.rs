@@ -14,6 +14,9 @@
 
 pub mod block;
 pub mod ffi;
+pub mod ffi_nd;
+pub mod ffi_typed;
+pub mod nd;
 pub mod parallel;
 pub mod window;
 
