@@ -29,7 +29,7 @@ WHEEL_DIR := target/wheels
 # reuses the installed package.
 PY_SOURCES := setup.py pyproject.toml MANIFEST.in python/get_numpy_i.py \
 	$(wildcard python/ezalloc/*.i python/ezalloc/*.py python/ezalloc/*.pyi) \
-	python/ezalloc/py.typed include/ezalloc.h include/crop.h \
+	python/ezalloc/py.typed include/ezalloc.h include/crop.h include/ezalloc_nd.h \
 	Cargo.toml Cargo.lock build.rs $(wildcard src/*.rs src/*/*.rs)
 
 .PHONY: py-env py-build py-test py-test-min py-demo wheel sdist py-clean
