@@ -85,7 +85,10 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
     out: *mut *mut c_void,
     out_shape: *mut usize,
 ) -> c_int {
-    let mut enomem_shape = [0usize; MAX_DIMS];
+    // The output's shape: the window's on success and for ENOMEM, zeros
+    // otherwise. Only the block leaves the closure: the 64-axis `Checked`
+    // stays on its frame (moving it out costs more than a small crop).
+    let mut dims = [0usize; MAX_DIMS];
     let result = run(|| {
         if !usable(out) || ndim > MAX_DIMS || (ndim > 0 && !usable(out_shape)) {
             return Err(Error::Inval);
@@ -119,21 +122,19 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
         if !checked.is_empty() && src.is_null() {
             return Err(Error::Inval);
         }
-        enomem_shape[..ndim].copy_from_slice(checked.shape());
+        dims[..ndim].copy_from_slice(checked.shape());
         // SAFETY: the caller guarantees every element of the window is
         // readable from `src` (the address of element 0), unchanged during
         // the call.
-        let block = unsafe { nd::crop_raw(src.cast(), &checked) }?;
-        Ok((block, checked))
+        unsafe { nd::crop_raw(src.cast(), &checked) }
     });
-    let (block, dims, rc) = match result {
-        Ok((block, checked)) => {
-            let mut dims = [0usize; MAX_DIMS];
-            dims[..ndim].copy_from_slice(checked.shape());
-            (block.into_raw(), dims, 0)
+    let (block, rc) = match result {
+        Ok(block) => (block.into_raw(), 0),
+        Err(Error::NoMem) => (ptr::null_mut(), Error::NoMem.errno()),
+        Err(e) => {
+            dims = [0; MAX_DIMS];
+            (ptr::null_mut(), e.errno())
         }
-        Err(Error::NoMem) => (ptr::null_mut(), enomem_shape, Error::NoMem.errno()),
-        Err(e) => (ptr::null_mut(), [0; MAX_DIMS], e.errno()),
     };
     if usable(out) {
         // SAFETY: `out` is non-NULL and aligned; the caller guarantees it is

@@ -144,14 +144,22 @@ impl Plan {
             let shared = &shared;
             let lo = i * chunk;
             let hi = len0.min(lo + chunk);
-            let mut part = *self;
-            part.len[0] = hi - lo;
             let src = shared.src.wrapping_offset(lo as isize * self.src[0]);
             let dst = shared.dst.wrapping_add(lo * self.dst[0]);
             // SAFETY: the part is the indices lo..hi of axis 0, whose
             // elements are read from and written to disjoint places within
             // what `run`'s caller guarantees; no two parts write the same byte.
-            unsafe { part.walk(0, src, dst) };
+            // A single part is the whole plan: no copy of it (a small crop
+            // would spend more on copying the plan than on its data).
+            unsafe {
+                if lo == 0 && hi == len0 {
+                    self.walk(0, src, dst)
+                } else {
+                    let mut part = *self;
+                    part.len[0] = hi - lo;
+                    part.walk(0, src, dst)
+                }
+            };
             if self.stream {
                 fence();
             }
