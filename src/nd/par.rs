@@ -10,6 +10,7 @@
 //! Here the parts run one after the other on the calling thread: the work is
 //! already split as threads would split it, so only the scheduling changes.
 
+use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::Error;
@@ -26,9 +27,22 @@ pub fn threads_for(out_bytes: usize) -> usize {
     if out_bytes < MIN_PARALLEL_BYTES {
         return 1;
     }
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS)
+    available_cores().min(MAX_THREADS)
+}
+
+/// The cores this thread may run on, without allocating:
+/// `std::thread::available_parallelism` allocates, and aborts the process
+/// when that allocation fails.
+fn available_cores() -> usize {
+    let mut set = MaybeUninit::<libc::cpu_set_t>::zeroed();
+    // SAFETY: `set` is a zeroed cpu_set_t of the size passed; pid 0 is this thread.
+    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), set.as_mut_ptr()) };
+    if rc != 0 {
+        return 1;
+    }
+    // SAFETY: sched_getaffinity succeeded, so `set` is initialised.
+    let count = unsafe { libc::CPU_COUNT(set.assume_init_ref()) };
+    usize::try_from(count).unwrap_or(1).max(1)
 }
 
 /// Calls `work(i)` for every `i` in `0..parts`. `Err(Internal)` if any call
