@@ -336,8 +336,15 @@ fn fence() {
     };
 }
 
-/// Copies `n` bytes with 16-byte streaming stores for the aligned middle
-/// part (plain copies elsewhere); the caller fences.
+/// Copies `n` bytes with 16-byte streaming stores for the middle part made
+/// of whole 64-byte lines of `dst` (plain copies for the partial lines at
+/// either end); the caller fences.
+///
+/// Streaming stores to part of a line, while plain stores (of this row or of
+/// its neighbour) write the rest, cost a partial write-combining flush and a
+/// read of the line each: short rows whose ends fall inside lines ran
+/// several times slower than plain copies until the streamed part was
+/// aligned to whole lines.
 ///
 /// # Safety
 /// `n` bytes are readable at `src` and writable at `dst`; they do not overlap.
@@ -345,10 +352,10 @@ unsafe fn stream_copy(src: *const u8, dst: *mut u8, n: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-        let head = dst.align_offset(16).min(n);
+        let head = dst.align_offset(64).min(n);
         let body = head + (n - head) / 64 * 64;
         // SAFETY: head <= body <= n, so every access below is within the n
-        // bytes; dst + i is 16-byte aligned for i in head..body step 16; the
+        // bytes; dst + i is 64-byte aligned for i in head..body step 64; the
         // loads are unaligned; SSE2 is part of the x86_64 baseline.
         unsafe {
             ptr::copy_nonoverlapping(src, dst, head);
