@@ -14,6 +14,10 @@ const STREAM_MIN_BYTES: usize = 8 << 20;
 /// columns sit on different cache lines: the tiled copy then pays off.
 const LINE: usize = 64;
 
+/// Contiguous innermost runs of at most this many bytes are gathered as
+/// single elements of the next axis out.
+const SHORT_RUN: usize = 16;
+
 /// How the innermost output axis is copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
@@ -88,12 +92,22 @@ impl Plan {
             p.src[0] = c.itemsize as isize;
             p.n = 1;
         }
+        // A short contiguous innermost run (an RGB pixel, a pair) becomes
+        // one element of the gather over the next axis out: one loop step
+        // per run, instead of a walk and a block copy per run.
+        if p.n >= 2
+            && p.src[p.n - 1] == p.itemsize as isize
+            && p.len[p.n - 1] * p.itemsize <= SHORT_RUN
+        {
+            p.itemsize *= p.len[p.n - 1];
+            p.n -= 1;
+        }
         let inner = p.n - 1;
-        p.dst[inner] = c.itemsize;
+        p.dst[inner] = p.itemsize;
         for k in (0..inner).rev() {
             p.dst[k] = p.dst[k + 1] * p.len[k + 1];
         }
-        let item = c.itemsize as isize;
+        let item = p.itemsize as isize;
         p.kernel = if p.src[inner] == item {
             Kernel::Run
         } else {
@@ -101,7 +115,7 @@ impl Plan {
             let j = (0..inner).min_by_key(|&k| p.src[k].unsigned_abs());
             match j {
                 Some(j)
-                    if matches!(c.itemsize, 1 | 2 | 4 | 8 | 16)
+                    if matches!(p.itemsize, 1 | 2 | 4 | 8 | 16)
                         && inner_stride > LINE
                         && p.src[j].unsigned_abs() < LINE
                         && p.len[j] >= 4
@@ -251,6 +265,11 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
             4 => typed::<u32>(src, stride, dst, n),
             8 => typed::<u64>(src, stride, dst, n),
             16 => typed::<u128>(src, stride, dst, n),
+            // Pixels of three channels (u8, u16, f32): fixed-size copies,
+            // not a memcpy call per element.
+            3 => typed::<[u8; 3]>(src, stride, dst, n),
+            6 => typed::<[u8; 6]>(src, stride, dst, n),
+            12 => typed::<[u8; 12]>(src, stride, dst, n),
             _ => {
                 for i in 0..n {
                     ptr::copy_nonoverlapping(
