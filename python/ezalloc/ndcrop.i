@@ -304,35 +304,68 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
 }
 %}
 
-%feature("docstring") ez_crop_py
-"crop(a, key) -> numpy.ndarray
+%{
+#define EZ_CROP_DOC \
+    "crop(a, key, /)\n--\n\n" \
+    "A copy of a[key], equal to numpy's a[key].copy(), made by the ezalloc\n" \
+    "library (ezalloc_crop_nd): C-contiguous, writeable, with a's dtype, in a\n" \
+    "malloc'd block that it owns (its base is a capsule that frees the block\n" \
+    "when the last array or view using it is gone).\n" \
+    "\n" \
+    "a: a numpy.ndarray of any shape and layout (C, Fortran, transposed,\n" \
+    "negative strides, views, read-only) and any fixed-size dtype without\n" \
+    "Python object references: bool, integers (either byte order), float16/32/64,\n" \
+    "complex, datetime64, timedelta64, bytes (S), str (U), void and structured.\n" \
+    "The result is a base-class ndarray; when every axis is indexed by an\n" \
+    "integer it is a 0-d array (numpy would give a scalar).\n" \
+    "\n" \
+    "key: a slice, an integer, an Ellipsis, or a tuple of these with at most\n" \
+    "one Ellipsis. Slices take every form numpy takes (negative, clipped, None,\n" \
+    "any nonzero step); an integer drops its axis.\n" \
+    "\n" \
+    "Raises TypeError for a non-array `a`, a dtype with object references, and\n" \
+    "for None/numpy.newaxis, booleans, lists, arrays or other objects in the\n" \
+    "key; IndexError for too many indices, a second Ellipsis or an integer out\n" \
+    "of range; ValueError for a step of 0; MemoryError when malloc fails.\n" \
+    "Large copies run with the GIL released.\n"
 
-A copy of a[key], equal to numpy's a[key].copy(), made by the ezalloc
-library (ezalloc_crop_nd): C-contiguous, writeable, with a's dtype, in a
-malloc'd block that it owns (its base is a capsule that frees the block
-when the last array or view using it is gone).
-
-a: a numpy.ndarray of any shape and layout (C, Fortran, transposed,
-negative strides, views, read-only) and any fixed-size dtype without
-Python object references: bool, integers (either byte order), float16/32/64,
-complex, datetime64, timedelta64, bytes (S), str (U), void and structured.
-The result is a base-class ndarray; when every axis is indexed by an
-integer it is a 0-d array (numpy would give a scalar).
-
-key: a slice, an integer, an Ellipsis, or a tuple of these with at most
-one Ellipsis. Slices take every form numpy takes (negative, clipped, None,
-any nonzero step); an integer drops its axis.
-
-Raises TypeError for a non-array `a`, a dtype with object references, and
-for None/numpy.newaxis, booleans, lists, arrays or other objects in the
-key; IndexError for too many indices, a second Ellipsis or an integer out
-of range; ValueError for a step of 0; MemoryError when malloc fails.
-Large copies run with the GIL released.";
-
-%rename(crop) ez_crop_py;
-%inline %{
-static PyObject *ez_crop_py(PyObject *a, PyObject *key)
+/* METH_FASTCALL: the arguments arrive as an array, no tuple is made (a
+ * SWIG wrapper takes a tuple: a measurable part of a small crop). */
+static PyObject *ez_crop_fast(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    return ez_crop(a, key);
+    (void)self;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "crop() takes exactly 2 arguments (a, key), %zd given",
+                     nargs);
+        return NULL;
+    }
+    return ez_crop(args[0], args[1]);
 }
+
+static PyMethodDef ez_crop_def = {
+    "crop", (PyCFunction)(void (*)(void))ez_crop_fast, METH_FASTCALL, EZ_CROP_DOC
+};
+
+/* SWIG's module initialisation returns NULL on failure before SWIG 4.4,
+ * -1 from its PEP 489 exec function since. */
+#if SWIG_VERSION < 0x040400
+#define EZ_INIT_FAILED NULL
+#else
+#define EZ_INIT_FAILED -1
+#endif
+%}
+
+%init %{
+    {
+        PyObject *ez_crop_function = PyCFunction_NewEx(&ez_crop_def, NULL, NULL);
+        int ez_added = ez_crop_function == NULL ? -1
+            : PyDict_SetItemString(d, "crop", ez_crop_function);
+        Py_XDECREF(ez_crop_function);
+        if (ez_added < 0)
+            return EZ_INIT_FAILED;
+    }
+%}
+
+%pythoncode %{
+from ._ndcrop import crop
 %}
