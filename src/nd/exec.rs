@@ -194,6 +194,20 @@ impl Plan {
             // SAFETY: the caller's guarantee, passed on.
             return unsafe { self.walk(axis + 1, src, dst) };
         }
+        if self.kernel == Kernel::Gather && axis + 1 == inner {
+            // SAFETY: the caller's guarantee covers the rows of this axis at
+            // src and dst.
+            return unsafe {
+                gather_rows(
+                    self.itemsize,
+                    src,
+                    [self.src[axis], self.src[inner]],
+                    dst,
+                    self.dst[axis],
+                    [self.len[axis], self.len[inner]],
+                )
+            };
+        }
         if axis == inner {
             let (n, s) = (self.len[inner], self.src[inner]);
             // SAFETY: the caller's guarantee covers the innermost row (and,
@@ -276,6 +290,73 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
                         src.offset(i as isize * stride),
                         dst.add(i * itemsize),
                         itemsize,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// [`gather`] over `len[0]` rows of `len[1]` elements, `strides` bytes apart
+/// in the input, to rows `dst_row` bytes apart: one typed loop for all the
+/// rows, so that short rows (the three channels of a pixel read backwards)
+/// cost no walk and no size dispatch each.
+///
+/// # Safety
+/// Every element of the rows is readable at `src` and writable at `dst`;
+/// they do not overlap.
+unsafe fn gather_rows(
+    itemsize: usize,
+    src: *const u8,
+    strides: [isize; 2],
+    dst: *mut u8,
+    dst_row: usize,
+    len: [usize; 2],
+) {
+    /// One typed loop.
+    ///
+    /// # Safety
+    /// As for [`gather_rows`], with `size_of::<T>()` the element size.
+    #[inline(always)]
+    unsafe fn typed<T: Copy>(
+        src: *const u8,
+        strides: [isize; 2],
+        dst: *mut u8,
+        dst_row: usize,
+        len: [usize; 2],
+    ) {
+        for r in 0..len[0] {
+            let s = src.wrapping_offset(r as isize * strides[0]);
+            let d = dst.wrapping_add(r * dst_row).cast::<T>();
+            for i in 0..len[1] {
+                // SAFETY: element (r, i) is readable at s + i * stride and
+                // writable at d + i (the caller's guarantee); both unaligned.
+                unsafe {
+                    let v = s
+                        .offset(i as isize * strides[1])
+                        .cast::<T>()
+                        .read_unaligned();
+                    d.add(i).write_unaligned(v);
+                }
+            }
+        }
+    }
+    // SAFETY: the caller's guarantee, with the element size of each type.
+    unsafe {
+        match itemsize {
+            1 => typed::<u8>(src, strides, dst, dst_row, len),
+            2 => typed::<u16>(src, strides, dst, dst_row, len),
+            4 => typed::<u32>(src, strides, dst, dst_row, len),
+            8 => typed::<u64>(src, strides, dst, dst_row, len),
+            16 => typed::<u128>(src, strides, dst, dst_row, len),
+            _ => {
+                for r in 0..len[0] {
+                    gather(
+                        itemsize,
+                        src.wrapping_offset(r as isize * strides[0]),
+                        strides[1],
+                        dst.wrapping_add(r * dst_row),
+                        len[1],
                     );
                 }
             }
