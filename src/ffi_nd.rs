@@ -129,7 +129,7 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
         // SAFETY: the caller guarantees every element of the window is
         // readable from `src` (the address of element 0), unchanged during
         // the call.
-        unsafe { nd::crop_raw(src.cast(), &checked) }
+        unsafe { nd::crop_raw(src.cast(), checked) }
     });
     let (block, rc) = match result {
         Ok(block) => (block.into_raw(), 0),
