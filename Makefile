@@ -200,10 +200,17 @@ $(BENCH_DIR)/libbaseline.so: bench/baseline.c $(HEADERS) $(LIBS)
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared -Iinclude $< -o $@ \
 	  -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 
-# Figures, not pass/fail: the Python table (numpy side by side), then the
-# raw Rust functions under criterion.
-bench: py-build $(BENCH_DIR)/libbaseline.so
+# The machine's limit for the crop table: a streaming copy with all cores.
+$(BENCH_DIR)/libstream.so: bench/stream.c
+	mkdir -p $(BENCH_DIR)
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared $< -o $@ -lpthread
+
+# Figures, not pass/fail: the Python tables (numpy side by side: the
+# recipe's crop, then ezalloc.crop with the machine's limit), then the raw
+# Rust functions under criterion.
+bench: py-build $(BENCH_DIR)/libbaseline.so $(BENCH_DIR)/libstream.so
 	$(abspath $(VENV_PY)) bench/bench.py
+	$(abspath $(VENV_PY)) bench/bench_crop.py
 	$(CARGO) bench --bench crop
 
 # ---------------------------------------------------------------- install

@@ -14,8 +14,10 @@ What the build does:
 3. numpy.i of the numpy release the build compiles against
    (python/get_numpy_i.py: fetched from the package index pip uses, sha256
    checked, cached; NUMPY_I=/path/to/numpy.i overrides);
-4. SWIG (`swig` on PATH, or $SWIG; any SWIG from 4.2.1 on) writes the module
-   ezalloc.recipe from python/ezalloc/recipe.i, compiled as ezalloc._recipe.
+4. SWIG (`swig` on PATH, or $SWIG; any SWIG from 4.2.1 on) writes the modules
+   ezalloc.recipe from python/ezalloc/recipe.i, compiled as ezalloc._recipe,
+   and ezalloc.ndcrop (ezalloc.crop) from python/ezalloc/ndcrop.i, compiled
+   as ezalloc._ndcrop; both link to the one bundled library.
 
 Environment: CARGO, CARGO_TARGET_DIR, SWIG, NUMPY_I, EZALLOC_CACHE_DIR
 (numpy.i's cache), and pip's own PIP_INDEX_URL.
@@ -137,17 +139,25 @@ class BuildExt(build_ext):
         self.force = True
         super().run()
 
+    def bundled_library(self, package_out):
+        """cargo (once per build), then the library copied into the
+        package under its soname; returns the copy's path."""
+        if getattr(self, "_bundled", None) is None:
+            lib = build_rust_library()
+            soname = elf_soname(lib) or lib.name
+            for old in package_out.glob("libezalloc.so*"):
+                old.unlink()
+            bundled = package_out / soname
+            shutil.copyfile(lib, bundled)
+            bundled.chmod(0o755)
+            self._bundled = bundled
+        return self._bundled
+
     def build_extension(self, ext):
         package_out = Path(self.get_ext_fullpath(ext.name)).parent
         package_out.mkdir(parents=True, exist_ok=True)
-
-        lib = build_rust_library()
-        soname = elf_soname(lib) or lib.name
-        for old in package_out.glob("libezalloc.so*"):
-            old.unlink()
-        bundled = package_out / soname
-        shutil.copyfile(lib, bundled)
-        bundled.chmod(0o755)
+        bundled = self.bundled_library(package_out)
+        module = ext.name.rsplit(".", 1)[-1].lstrip("_")    # ezalloc._recipe -> recipe
 
         try:
             numpy_i = get_numpy_i.numpy_i()
@@ -155,15 +165,15 @@ class BuildExt(build_ext):
             fail(f"{e}\n(set NUMPY_I=/path/to/numpy.i to use a numpy.i you have)")
         temp = Path(self.build_temp)
         temp.mkdir(parents=True, exist_ok=True)
-        wrapper = temp / "recipe_wrap.c"
+        wrapper = temp / f"{module}_wrap.c"
         with tempfile.TemporaryDirectory(dir=temp) as out:
             cmd = [swig_executable(), "-python", f"-I{numpy_i.parent}", f"-I{INCLUDE_DIR}",
                    f"-I{PACKAGE_DIR}", "-outdir", out, "-o", str(Path(out) / wrapper.name),
-                   str(PACKAGE_DIR / "recipe.i")]
+                   str(PACKAGE_DIR / f"{module}.i")]
             print(" ".join(cmd), flush=True)
             subprocess.run(cmd, check=True)
             write_if_changed(Path(out) / wrapper.name, wrapper)
-            shutil.copyfile(Path(out) / "recipe.py", package_out / "recipe.py")
+            shutil.copyfile(Path(out) / f"{module}.py", package_out / f"{module}.py")
 
         # The run path is $ORIGIN alone: drop the interpreter's own
         # -Wl,-rpath flags (a Python built with one in LDSHARED, as pyenv
@@ -184,11 +194,11 @@ class BuildExt(build_ext):
 setup(
     version=version(),
     ext_modules=[Extension(
-        "ezalloc._recipe",
-        sources=["python/ezalloc/recipe.i"],      # replaced by SWIG's output
+        f"ezalloc._{module}",
+        sources=[f"python/ezalloc/{module}.i"],   # replaced by SWIG's output
         # The bundled libezalloc.so.0 is found beside the module, wherever
         # the package is installed.
         extra_link_args=["-Wl,-rpath,$ORIGIN"],
-    )],
+    ) for module in ("recipe", "ndcrop")],
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
 )

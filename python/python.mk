@@ -31,6 +31,7 @@ WHEEL_DIR := target/wheels
 PY_SOURCES := setup.py pyproject.toml MANIFEST.in python/get_numpy_i.py \
 	$(filter-out python/ezalloc/_version.py,$(wildcard python/ezalloc/*.py)) \
 	$(wildcard python/ezalloc/*.i python/ezalloc/*.pyi) python/ezalloc/py.typed \
+	include/ezalloc.h include/crop.h include/ezalloc_nd.h \
 	Cargo.toml Cargo.lock build.rs $(wildcard src/*.rs src/*/*.rs)
 
 .PHONY: py-env py-build py-test py-test-min py-demo wheel sdist py-clean

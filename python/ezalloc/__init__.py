@@ -15,15 +15,23 @@ demonstrate what the managed variant avoids) and crop(a, d1_0, d1_1, d2_0,
 d2_1) with the recipe's strict window rule 0 <= d1_0 <= d1_1 < rows,
 0 <= d2_0 <= d2_1 < columns. See help(ezalloc.recipe).
 
+Beyond the recipe, ezalloc.crop(a, key) is numpy's a[key].copy() for any
+array whose dtype holds no Python objects and a key of slices, integers and
+one Ellipsis, copied by the library into a block the result owns:
+
+    ezalloc.crop(image, np.s_[100:612, 200:712])      # == image[100:612, 200:712].copy()
+
 get_threads() and set_threads(n): the threads that large copies use (see
 help(ezalloc.threads); threadpoolctl controls them too).
 """
 
 from ._version import __version__
 from . import recipe
+# The C function itself (no Python-level wrapper between the caller and it).
+from ._ndcrop import crop
 from .threads import get_threads, set_threads
 
-__all__ = ["__version__", "recipe", "recipe_ctypes", "get_threads", "set_threads"]
+__all__ = ["__version__", "crop", "recipe", "recipe_ctypes", "get_threads", "set_threads"]
 
 
 def __getattr__(name):

@@ -1,6 +1,20 @@
+from types import EllipsisType
+from typing import Any, SupportsIndex, TypeAlias
+
+import numpy as np
+
 from . import recipe as recipe
 from . import recipe_ctypes as recipe_ctypes
 from .threads import get_threads as get_threads, set_threads as set_threads
 
 __version__: str
 __all__: list[str]
+
+_KeyItem: TypeAlias = slice | SupportsIndex | EllipsisType
+_Key: TypeAlias = _KeyItem | tuple[_KeyItem, ...]
+
+def crop(a: np.ndarray[Any, np.dtype[Any]], key: _Key, /) -> np.ndarray[Any, np.dtype[Any]]:
+    """numpy's a[key].copy() for a key of slices, integers and at most one
+    Ellipsis: C-contiguous, writeable, a's dtype, in a malloc'd block that
+    the result owns. See help(ezalloc.crop)."""
+    ...
