@@ -272,6 +272,26 @@ proptest! {
         check_case(&l, &keys)?;
     }
 
+    /// Images of short contiguous pixels (H x W x C, C x itemsize up to a
+    /// little beyond 16 bytes) with strided, reversed or windowed rows and
+    /// columns: the pixels are gathered as single elements, in typed loops
+    /// for 3, 6 and 12-byte pixels and a byte copy for the other sizes.
+    #[test]
+    fn short_pixels_are_gathered_whole(
+        (l, keys) in (prop::sample::select(vec![1usize, 2, 4, 8]), 1usize..40, 1usize..300, 1usize..7,
+                      prop::sample::select(vec![1usize, 1, 2, 3]), any::<bool>(), any::<bool>())
+            .prop_map(|(i, h, w, c, pad, fh, fw)| layout(i, vec![h, w, c], vec![0; 3], vec![pad, 1, 1],
+                                                          vec![fh, fw, false], vec![false; 3]))
+            .prop_flat_map(|l| {
+                let key = || (prop::option::weighted(0.5, -20isize..20), prop::option::weighted(0.5, -20isize..300),
+                              prop::sample::select(vec![1isize, 2, 2, 3, 4, -1, -2, 5]));
+                let channels = prop::sample::select(vec![(None, None, 1isize), (None, None, 1), (Some(1), None, 1)]);
+                (Just(l), (key(), key(), channels).prop_map(|(a, b, c)| vec![a, b, c]))
+            })
+    ) {
+        check_case(&l, &keys)?;
+    }
+
     /// Windows that do not fit are EPERM; a step of 0 is EINVAL.
     #[test]
     fn bad_windows_are_refused(dim in 0usize..8, start in -3isize..11, stop in -3isize..11, step in -3isize..4) {

@@ -18,6 +18,10 @@ const LINE: usize = 64;
 /// rows are streamed out.
 const STAGE_BYTES: usize = 32 << 10;
 
+/// A contiguous innermost run of at most this many bytes (an RGB pixel, a
+/// complex number, a pair) is copied as one element of the next axis out.
+const SHORT_RUN: usize = 16;
+
 /// How the innermost output axis is copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
@@ -106,12 +110,25 @@ impl Plan {
             p.src[0] = c.itemsize as isize;
             p.n = 1;
         }
+        // A short contiguous innermost run becomes one element of a gather
+        // over the next axis out: one loop step per run, instead of a block
+        // copy call per run. (The next axis does not chain with it, or the
+        // two would have been coalesced above.)
+        if p.n >= 2
+            && p.src[p.n - 1] == p.itemsize as isize
+            && p.len[p.n - 1] * p.itemsize <= SHORT_RUN
+        {
+            p.n -= 1;
+            p.itemsize *= p.len[p.n];
+            p.len[p.n] = 0;
+            p.src[p.n] = 0;
+        }
         let inner = p.n - 1;
-        p.dst[inner] = c.itemsize;
+        p.dst[inner] = p.itemsize;
         for k in (0..inner).rev() {
             p.dst[k] = p.dst[k + 1] * p.len[k + 1];
         }
-        let item = c.itemsize as isize;
+        let item = p.itemsize as isize;
         p.kernel = if p.src[inner] == item {
             Kernel::Run
         } else {
@@ -119,7 +136,7 @@ impl Plan {
             let j = (0..inner).min_by_key(|&k| p.src[k].unsigned_abs());
             match j {
                 Some(j)
-                    if matches!(c.itemsize, 1 | 2 | 4 | 8 | 16)
+                    if matches!(p.itemsize, 1 | 2 | 4 | 8 | 16)
                         && inner_stride > LINE
                         && p.src[j].unsigned_abs() < LINE
                         && p.len[j] >= 4
@@ -332,6 +349,12 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
             4 => typed::<u32>(src, stride, dst, n),
             8 => typed::<u64>(src, stride, dst, n),
             16 => typed::<u128>(src, stride, dst, n),
+            // Pixels of three channels (u8, u16, f32), from short runs
+            // (see [`SHORT_RUN`]): fixed-size copies, not a memcpy call per
+            // element.
+            3 => typed::<[u8; 3]>(src, stride, dst, n),
+            6 => typed::<[u8; 6]>(src, stride, dst, n),
+            12 => typed::<[u8; 12]>(src, stride, dst, n),
             _ => {
                 for i in 0..n {
                     ptr::copy_nonoverlapping(
@@ -645,6 +668,39 @@ mod tests {
         // Odd element sizes never tile.
         let p = plan(3, &[100, 200], Some(&[3, 300]), &full(&[100, 200]));
         assert_eq!(p.kernel, Kernel::Gather);
+    }
+
+    #[test]
+    fn short_contiguous_runs_become_elements() {
+        let step2 = |d: isize| Slice {
+            start: 0,
+            stop: d,
+            step: 2,
+        };
+        // Every second pixel of an RGB image: 3-byte elements, gathered.
+        let p = plan(
+            1,
+            &[40, 30, 3],
+            None,
+            &[step2(40), step2(30), Slice::range(0, 3)],
+        );
+        assert_eq!(
+            (p.n, p.len[..2].to_vec(), p.itemsize, p.kernel),
+            (2, vec![20, 15], 3, Kernel::Gather)
+        );
+        assert_eq!((p.src[1], p.dst[1], p.dst[0]), (6, 3, 45));
+        // Pairs of float64 (16 bytes) are elements; four float32 channels
+        // (16 bytes) too; five (20 bytes) stay a run.
+        let p = plan(8, &[10, 2], None, &[step2(10), Slice::range(0, 2)]);
+        assert_eq!((p.n, p.itemsize, p.src[0]), (1, 16, 32));
+        let p = plan(4, &[10, 4], None, &[step2(10), Slice::range(0, 4)]);
+        assert_eq!((p.n, p.itemsize), (1, 16));
+        let p = plan(4, &[10, 5], None, &[step2(10), Slice::range(0, 5)]);
+        assert_eq!((p.n, p.itemsize, p.kernel), (2, 4, Kernel::Run));
+        // A channel window that is not contiguous is not folded.
+        let w = [step2(40), step2(30), step2(3)];
+        let p = plan(1, &[40, 30, 3], None, &w);
+        assert_eq!((p.n, p.itemsize), (3, 1));
     }
 
     #[test]

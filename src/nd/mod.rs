@@ -6,11 +6,13 @@
 //!   a window outside the array is [`Error::Perm`].
 //! - **Plan** (`exec`): the output is C-contiguous. Length-1 axes are
 //!   dropped, and neighbouring axes whose input strides chain are coalesced,
-//!   so that a C-contiguous window of a C array becomes a few long rows. The
-//!   innermost axis picks the kernel.
+//!   so that a C-contiguous window of a C array becomes a few long rows. A
+//!   short contiguous innermost run (up to 16 bytes: an RGB pixel) then
+//!   becomes one element of the next axis out. The innermost axis picks the
+//!   kernel.
 //! - **Execute** (`exec`): contiguous runs as block copies (streaming stores
-//!   for large outputs on x86_64); typed gather loops for 1, 2, 4, 8 and
-//!   16-byte elements with a stride; a cache-blocked tiled copy when the
+//!   for large outputs on x86_64); typed gather loops for 1, 2, 3, 4, 6, 8,
+//!   12 and 16-byte elements with a stride; a cache-blocked tiled copy when the
 //!   output's innermost axis is strided in the input and another axis is not
 //!   (Fortran to C order, transposes). Large outputs are split along the
 //!   outermost output axis across threads, and their block is advised to use
