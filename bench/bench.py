@@ -70,8 +70,8 @@ def crop_table():
         want = a[r0:r1, c0:c1]
         assert np.array_equal(swig_crop.crop(a, r0, r1, c0, c1), want)
         assert np.array_equal(ezalloc_crop(a, r0, r1, c0, c1), want)
-        res["SWIG crop.crop"] = best_per_call(lambda: swig_crop.crop(a, r0, r1, c0, c1))
-        res["ctypes ezalloc_ctypes.crop"] = best_per_call(lambda: ezalloc_crop(a, r0, r1, c0, c1))
+        res["SWIG recipe.crop"] = best_per_call(lambda: swig_crop.crop(a, r0, r1, c0, c1))
+        res["ctypes recipe_ctypes.crop"] = best_per_call(lambda: ezalloc_crop(a, r0, r1, c0, c1))
         res["crop() from C (raw)"] = baseline.bench_lib_crop(addr, dim, dim, r0, r1, c0, c1, reps * 20 if nbytes < (1 << 20) else reps)
         res["naive C element loop"] = baseline.bench_naive_crop(addr, dim, r0, r1, c0, c1, reps * 20 if nbytes < (1 << 20) else reps)
         res["memcpy rows, touched, 1 thread"] = baseline.bench_memcpy_touched(addr, dim, r0, r1, c0, c1, reps * 20 if nbytes < (1 << 20) else reps)
@@ -90,12 +90,12 @@ def alloc_table():
     print("alloc of 1000 C ints: time per call (the array is dropped at once)")
     res = {
         "numpy.empty(1000, numpy.intc)": best_per_call(lambda: np.empty(1000, np.intc)),
-        "SWIG ezalloc.alloc_managed(1000)": best_per_call(lambda: swig_ezalloc.alloc_managed(1000)),
-        "ctypes alloc_managed(1000)": best_per_call(lambda: ezalloc_ctypes.alloc_managed(1000)),
+        "SWIG recipe.alloc_managed(1000)": best_per_call(lambda: swig_ezalloc.alloc_managed(1000)),
+        "ctypes recipe_ctypes.alloc_managed(1000)": best_per_call(lambda: ezalloc_ctypes.alloc_managed(1000)),
     }
     ref = res["numpy.empty(1000, numpy.intc)"]
     for label, seconds in res.items():
-        print(f"  {label:<34}{seconds * 1e6:8.3f} us  {ref / seconds:6.2f}x numpy")
+        print(f"  {label:<42}{seconds * 1e6:8.3f} us  {ref / seconds:6.2f}x numpy")
     print()
 
 
