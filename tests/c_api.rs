@@ -31,8 +31,15 @@ fn soname_link(lib: &Path) -> PathBuf {
     let dir = lib.join("../c_tests/lib");
     std::fs::create_dir_all(&dir).expect("create the soname folder");
     let link = dir.join(concat!("libezalloc.so.", env!("CARGO_PKG_VERSION_MAJOR")));
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(lib.join("libezalloc.so"), &link).expect("link the soname");
+    // Tests run in parallel and each (re)makes the link: make it under a
+    // name of this call's own, then rename it into place (atomic), so no
+    // test sees the link missing or fails on one another made.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fresh = dir.join(format!(".soname-{}-{call}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    std::os::unix::fs::symlink(lib.join("libezalloc.so"), &fresh).expect("link the soname");
+    std::fs::rename(&fresh, &link).expect("move the soname link into place");
     dir
 }
 
