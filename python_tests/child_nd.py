@@ -5,7 +5,6 @@ with a traceback.
     python child_nd.py <scenario>
 """
 
-import ctypes
 import gc
 import os
 import sys
@@ -13,7 +12,7 @@ import sys
 import numpy as np
 
 import ezalloc
-from child_reliability import MIB, FailMalloc, malloc_in_use
+from child_reliability import FailMalloc, fail_each_size, malloc_in_use
 
 # A block size nothing else asks for: a 37 x 53 window of float64
 # (15,688 bytes).
@@ -98,31 +97,10 @@ def failmalloc_wrap():
     probe = ezalloc.crop(a, np.s_[:1, :1])
     reached = {np.ndarray.__basicsize__, type(probe.base).__basicsize__}
     del probe
-    failed = set()
-    for size in range(8, 257, 8):
-        gc.collect()
-        heap = malloc_in_use()
-        before = fm.failures
-        fm.arm(size, 1)
-        try:
-            result = ezalloc.crop(a, key)
-        except MemoryError:
-            result = None
-        for _ in range(3):      # the failure may hit disarm's own call
-            try:
-                fm.disarm()
-                break
-            except (MemoryError, ctypes.ArgumentError):
-                pass
-        if result is None:
-            assert fm.failures == before + 1, size
-            failed.add(size)
-        else:
-            assert np.array_equal(result, want), size
-        del result
-        gc.collect()
-        growth = malloc_in_use() - heap
-        assert growth < MIB, f"malloc of {size} bytes failed: {growth} bytes more in use"
+    def same(result, size):
+        assert np.array_equal(result, want), size
+
+    failed = fail_each_size(fm, lambda: ezalloc.crop(a, key), same, "ezalloc.crop")
     missing = {s for s in reached if s <= 256} - failed
     assert not missing, f"no MemoryError when mallocs of {missing} bytes failed"
     print(f"ok, MemoryError for sizes {sorted(failed)}")

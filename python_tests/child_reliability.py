@@ -352,6 +352,39 @@ def parallel_crop_aux_malloc(fe):
     print("ok")
 
 
+def fail_each_size(fm, call, check, label):
+    """Fails one malloc of each size from 8 to 256 bytes (in steps of 8)
+    during `call()`. Each call must return a result that `check(result,
+    size)` accepts, or raise a clean MemoryError, and leave glibc's bytes in
+    use where they were. Returns the sizes whose failure gave MemoryError."""
+    failed = set()
+    for size in range(8, 257, 8):
+        gc.collect()
+        heap = malloc_in_use()
+        before = fm.failures
+        fm.arm(size, 1)
+        try:
+            result = call()
+        except MemoryError:
+            result = None
+        for _ in range(3):      # the failure may hit disarm's own call
+            try:
+                fm.disarm()
+                break
+            except (MemoryError, ctypes.ArgumentError):
+                pass
+        if result is None:
+            assert fm.failures == before + 1, (label, size)
+            failed.add(size)
+        else:
+            check(result, size)
+        del result
+        gc.collect()
+        growth = malloc_in_use() - heap
+        assert growth < MIB, f"{label}, malloc of {size} bytes failed: {growth} bytes more in use"
+    return failed
+
+
 def failmalloc_wrap(fe):
     """numpy cannot wrap the block: with PYTHONMALLOC=malloc every Python
     object comes from malloc(), so failing one size at a time (8 to 256
@@ -374,36 +407,17 @@ def failmalloc_wrap(fe):
     gc_header = 16 if gc.is_tracked(probe.base) else 0
     reached = {np.ndarray.__basicsize__, type(probe.base).__basicsize__ + gc_header}
     del probe
-    calls = {"crop": (lambda: fe.crop(base, 0, 2048, 0, 2048), expected),
-             "alloc_managed": (lambda: fe.alloc_managed(1 << 22), None)}
-    failed = {name: set() for name in calls}
-    for name, (call, want) in calls.items():
-        for size in range(8, 257, 8):
-            gc.collect()
-            heap = malloc_in_use()
-            before = fm.failures
-            fm.arm(size, 1)
-            try:
-                result = call()
-            except MemoryError:
-                result = None
-            for _ in range(3):      # the failure may hit disarm's own call
-                try:
-                    fm.disarm()
-                    break
-                except (MemoryError, ctypes.ArgumentError):
-                    pass
-            if result is None:
-                assert fm.failures == before + 1, (name, size)
-                failed[name].add(size)
-            elif want is not None:
-                np.testing.assert_array_equal(result, want, err_msg=f"{name} {size}")
-            else:
-                assert result.shape == (1 << 22,) and result.base is not None
-            del result
-            gc.collect()
-            growth = malloc_in_use() - heap
-            assert growth < MIB, f"{name}, malloc of {size} bytes failed: {growth} bytes more in use"
+    def same_crop(result, size):
+        np.testing.assert_array_equal(result, expected, err_msg=f"crop {size}")
+
+    def managed(result, size):
+        assert result.shape == (1 << 22,) and result.base is not None, size
+
+    calls = {"crop": (lambda: fe.crop(base, 0, 2048, 0, 2048), same_crop),
+             "alloc_managed": (lambda: fe.alloc_managed(1 << 22), managed)}
+    failed = {}
+    for name, (call, check) in calls.items():
+        failed[name] = fail_each_size(fm, call, check, name)
         missing = {s for s in reached if s <= 256} - failed[name]
         assert not missing, f"{name}: no MemoryError when mallocs of {missing} bytes failed"
     print(f"ok, MemoryError for sizes {sorted(failed['crop'])} (crop), "
