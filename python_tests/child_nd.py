@@ -12,21 +12,12 @@ import sys
 import numpy as np
 
 import ezalloc
-from child_reliability import FailMalloc, fail_each_size, malloc_in_use
+from child_reliability import FailMalloc, expect_memory_error, fail_each_size, malloc_in_use
 
 # A block size nothing else asks for: a 37 x 53 window of float64
 # (15,688 bytes).
 ROWS, COLS = 37, 53
 SIZE = ROWS * COLS * 8
-
-
-def expect_memory_error(call, message):
-    try:
-        result = call()
-    except MemoryError as e:
-        assert str(e) == message, (str(e), message)
-    else:
-        raise AssertionError(f"no MemoryError (expected {message!r}), got {result!r}")
 
 
 def failmalloc_block():

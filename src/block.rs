@@ -50,22 +50,10 @@ impl MallocBlock {
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast(), self.len) }
     }
 
-    /// Advises the kernel to back the block with transparent huge pages, as
-    /// numpy does for large arrays: far fewer page faults on first touch.
-    /// Only the 2 MiB-aligned part of a block of at least 2 MiB is advised.
-    /// Advice only: the contents are unchanged and a refusal is ignored
-    /// (the caller restores `errno`).
+    /// Advises the kernel to back the block with transparent huge pages
+    /// (see [`advise_huge_pages`]).
     pub fn advise_huge_pages(&self) {
-        const HUGE: usize = 2 << 20;
-        let bytes = self.len * size_of::<c_int>();
-        let start = (self.ptr.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (self.ptr.as_ptr() as usize + bytes) / HUGE * HUGE;
-        #[cfg(target_os = "linux")]
-        if bytes >= HUGE && end > start {
-            // SAFETY: start..end lies within this block, which this value owns;
-            // MADV_HUGEPAGE only changes how the kernel backs the pages.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-        }
+        advise_huge_pages(self.ptr.as_ptr().cast(), self.len * size_of::<c_int>());
     }
 
     /// Gives up ownership: the caller must release the pointer with `free()`.
@@ -87,3 +75,27 @@ impl Drop for MallocBlock {
 // SAFETY: the block is plain memory owned uniquely by this value; moving that
 // ownership to another thread is sound, and free() may be called from any thread.
 unsafe impl Send for MallocBlock {}
+
+/// Blocks of at least this size are advised to use transparent huge pages.
+pub const HUGE_PAGE_MIN_BYTES: usize = 2 << 20;
+
+/// Advises the kernel to back the 2 MiB-aligned part of the `len` bytes at
+/// `ptr`, when they are at least [`HUGE_PAGE_MIN_BYTES`], with transparent
+/// huge pages, as numpy does for large arrays: far fewer page faults on
+/// first touch. Advice only: the contents are unchanged and a refusal is
+/// ignored (callers restore `errno`).
+///
+/// `ptr..ptr + len` must be a block the caller owns.
+pub fn advise_huge_pages(ptr: *mut u8, len: usize) {
+    const HUGE: usize = HUGE_PAGE_MIN_BYTES;
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize).saturating_add(len) / HUGE * HUGE;
+    #[cfg(target_os = "linux")]
+    if len >= HUGE && end > start {
+        // SAFETY: start..end lies within the caller's block; MADV_HUGEPAGE
+        // only changes how the kernel backs the pages.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, end);
+}

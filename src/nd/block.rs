@@ -5,9 +5,6 @@ use std::ptr::NonNull;
 
 use libc::c_void;
 
-/// Blocks of at least this size are advised to use transparent huge pages.
-const HUGE: usize = 2 << 20;
-
 /// A block of bytes obtained from `libc::malloc`, freed on drop unless handed
 /// to C with [`ByteBlock::into_raw`]. Unlike [`crate::MallocBlock`] it holds
 /// bytes of any element type and is never a NULL pointer: an empty block is
@@ -55,20 +52,10 @@ impl ByteBlock {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
-    /// Advises the kernel to back the 2 MiB-aligned part of a large block
-    /// with transparent huge pages: far fewer page faults on first touch.
-    /// Advice only: a refusal is ignored (callers restore `errno`).
+    /// Advises the kernel to back the block with transparent huge pages
+    /// (see [`crate::block::advise_huge_pages`]).
     pub fn advise_huge_pages(&self) {
-        let start = (self.ptr.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (self.ptr.as_ptr() as usize).saturating_add(self.len) / HUGE * HUGE;
-        #[cfg(target_os = "linux")]
-        if self.len >= HUGE && end > start {
-            // SAFETY: start..end lies within this block, which this value owns;
-            // MADV_HUGEPAGE only changes how the kernel backs the pages.
-            unsafe { libc::madvise(start as *mut c_void, end - start, libc::MADV_HUGEPAGE) };
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (start, end);
+        crate::block::advise_huge_pages(self.ptr.as_ptr(), self.len);
     }
 
     /// Gives up ownership: the caller must release the pointer with `free()`.
