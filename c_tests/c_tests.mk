@@ -64,8 +64,7 @@ c-test-reliability: $(RELIABILITY_BINS) $(PRELOAD_BIN) $(FAILMALLOC_SO)
 	@for t in $(filter-out %-gshared,$(RELIABILITY_BINS)); do echo "== $$t"; ./$$t || exit 1; done
 	@echo "== LD_PRELOAD=$(FAILMALLOC_SO) $(PRELOAD_BIN)"
 	@LD_PRELOAD=$(CURDIR)/$(FAILMALLOC_SO) ./$(PRELOAD_BIN)
-	@for t in $(RELIABILITY_BINS); do echo "== valgrind $$t"; \
-	  EZALLOC_TEST_UNDER_VALGRIND=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$$t || exit 1; done
+	$(call valgrind_each,$(RELIABILITY_BINS))
 
 # ---------------------------------------------------------------- sanitizers
 # The test programs are instrumented; the Rust library is not, but its

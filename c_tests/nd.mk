@@ -44,8 +44,7 @@ $(SANITIZE_DIR)/test_nd_failmalloc: c_tests/test_nd_failmalloc.c $(ND_DEPS) | $(
 
 c-test-nd: $(ND_BINS) $(ND_SANITIZE_BINS)
 	@for t in $(ND_BINS); do echo "== $$t"; ./$$t || exit 1; done
-	@for t in $(ND_BINS); do echo "== valgrind $$t"; \
-	  EZALLOC_TEST_UNDER_VALGRIND=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$$t || exit 1; done
+	$(call valgrind_each,$(ND_BINS))
 	@for t in $(ND_SANITIZE_BINS); do echo "== asan+ubsan $$t"; \
 	  $(SANITIZE_ENV) ./$$t || exit 1; done
 
