@@ -10,9 +10,8 @@
  * - A typemap for every plain `int` argument that accepts any integer
  *   (Python int, numpy integer scalar, anything with __index__), refuses
  *   floats with TypeError and values outside C int with OverflowError.
- * - EZ_CALL(report): the body of an %exception that releases the GIL around
- *   the call, reads errno on the same thread right after it, and on a
- *   non-zero errno runs `report` (which raises) and fails.
+ * - ezerrno.i: ez_raise_errno and EZ_CALL(report), the errno-to-exception
+ *   helpers.
  */
 
 %{
@@ -25,36 +24,13 @@
 %}
 
 %include "numpy.i"
+%include "ezerrno.i"
 
 %init %{
     import_array();
 %}
 
 %{
-/* The exception type for an errno value set by the library. */
-static PyObject *ez_exception_for(int err)
-{
-    switch (err) {
-    case ENOMEM: return PyExc_MemoryError;
-    case EPERM:  return PyExc_IndexError;
-    case EINVAL: return PyExc_ValueError;
-    default:     return PyExc_Exception;
-    }
-}
-
-/* Raises the exception for an errno value that has no more specific
- * message: EINVAL and anything unexpected. */
-static void ez_raise_errno(int err, const char *func)
-{
-    if (err == EINVAL)
-        PyErr_Format(PyExc_ValueError,
-                     "%s: invalid argument (EINVAL: a NULL or misaligned pointer reached the library)",
-                     func);
-    else
-        PyErr_Format(ez_exception_for(err), "%s: failed with errno %d (%s)",
-                     func, err, strerror(err));
-}
-
 /* Converts any integer (anything with __index__) to a C int. */
 static int ez_as_int(PyObject *obj, int *out, const char *func, const char *arg)
 {
@@ -185,18 +161,3 @@ static PyObject *ez_own_block(int *data, int nd, npy_intp *dims)
 %typemap(in) int {
     if (ez_as_int($input, &$1, "$symname", "$1_name") < 0) SWIG_fail;
 }
-
-%define EZ_CALL(report)
-{
-    int ez_err;
-    Py_BEGIN_ALLOW_THREADS
-    errno = 0;
-    $action
-    ez_err = errno;
-    Py_END_ALLOW_THREADS
-    if (ez_err != 0) {
-        report;
-        SWIG_fail;
-    }
-}
-%enddef
