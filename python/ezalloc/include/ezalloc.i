@@ -180,6 +180,11 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
                              func);
 }
 
+/* EZALLOC_PICK(EZALLOC_DEALLOCATOR_name): the deallocator declared for
+ * `name` (its macro expands to "~, &deallocator"), else the free() one. */
+#define EZALLOC_PICK(...) EZALLOC_PICK_(__VA_ARGS__, &ezalloc_free_deallocator, ~)
+#define EZALLOC_PICK_(declared, how, ...) how
+
 /* dims[k] = value, clearing `fit` when the value is negative or does not
  * fit in npy_intp. */
 #define EZALLOC_DIM(fit, dims, k, value, DIM_TYPE) \
@@ -191,14 +196,12 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %}
 
 /* The deallocator of the function being wrapped: the one that
- * %ezalloc_deallocator declared for its name, else free(). */
+ * %ezalloc_deallocator declared for its name, else free(). (A C macro, not
+ * a preprocessor conditional: EZALLOC_DEALLOCATOR_<name> expands to
+ * "~, &deallocator" when declared, which EZALLOC_PICK picks over its
+ * default.) */
 %define %_ezalloc_how(VAR)
-    const ezalloc_deallocator *VAR =
-%#ifdef EZALLOC_DEALLOCATOR_$symname
-        EZALLOC_DEALLOCATOR_$symname;
-%#else
-        &ezalloc_free_deallocator;
-%#endif
+    const ezalloc_deallocator *VAR = EZALLOC_PICK(EZALLOC_DEALLOCATOR_$symname);
 %enddef
 
 /* The argout body shared by every managed typemap: DATA is the block
@@ -509,7 +512,7 @@ SWIGINTERN int ezalloc_check_deallocator_name(PyObject *d, const char *name, con
 %header %{
 static void ezalloc_release_##NAME(void *block);
 static const ezalloc_deallocator ezalloc_deallocator_##NAME = { ezalloc_release_##NAME, #FREE_FN };
-#define EZALLOC_DEALLOCATOR_##NAME (&ezalloc_deallocator_##NAME)
+#define EZALLOC_DEALLOCATOR_##NAME ~, &ezalloc_deallocator_##NAME
 %}
 /* In the wrapper section, after every header: FREE_FN is declared by then. */
 %wrapper %{
