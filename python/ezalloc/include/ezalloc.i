@@ -84,7 +84,7 @@ SWIGINTERN void ezalloc_release_with_free(void *block)
     free(block);
 }
 
-static const ezalloc_deallocator ezalloc_free_deallocator = { ezalloc_release_with_free, "free" };
+static SWIGUNUSED const ezalloc_deallocator ezalloc_free_deallocator = { ezalloc_release_with_free, "free" };
 
 /* The destructor of the capsule that owns a block: the block is released
  * with the deallocator in the capsule's context. */
