@@ -12,8 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "ezalloc"))
 try:
-    from _numpy_i import (FetchError, LICENSE_NAME, cache_root, fetch, license_of,  # noqa: E402,F401
-                          main, numpy_i)
+    from _numpy_i import (  # type: ignore[import-not-found]  # noqa: E402,F401
+        FetchError, LICENSE_NAME, cache_root, fetch, license_of,
+        main, numpy_i)
 finally:
     del sys.path[0]
 

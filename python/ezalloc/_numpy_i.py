@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import typing
 import urllib.parse
 import urllib.request
 from html.parser import HTMLParser
@@ -52,18 +53,18 @@ class FetchError(Exception):
     pass
 
 
-def log(message):
+def log(message: str) -> None:
     print(f"get_numpy_i: {message}", file=sys.stderr)
 
 
-def cache_root():
+def cache_root() -> Path:
     if os.environ.get("EZALLOC_CACHE_DIR"):
         return Path(os.environ["EZALLOC_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ezalloc"
 
 
-def _run(cmd):
+def _run(cmd: list[str]) -> str | None:
     """Standard output of `cmd`, or None if it cannot run or fails."""
     try:
         out = subprocess.run(cmd, text=True, stdout=subprocess.PIPE,
@@ -73,13 +74,13 @@ def _run(cmd):
     return out.stdout if out.returncode == 0 else None
 
 
-def _pip_python():
+def _pip_python() -> str | None:
     """A Python with pip: this one, else the one of the `pip` on PATH, else
     the base interpreter of this venv (a build front end's isolated
     environment may have no pip of its own). Run with -I, so that a build
     environment's path overlay (PYTHONPATH) does not hide pip; PIP_*
     variables still apply."""
-    candidates = [sys.executable]
+    candidates: list[str | None] = [sys.executable]
     for name in ("pip3", "pip"):
         script = shutil.which(name)
         if script:
@@ -97,7 +98,7 @@ def _pip_python():
     return None
 
 
-def index_url():
+def index_url() -> str:
     """The index pip would use for `pip install`."""
     env = os.environ.get("PIP_INDEX_URL")
     if env:
@@ -127,25 +128,25 @@ def index_url():
 class _Links(HTMLParser):
     """Anchors of a PEP 503 project page: (filename, href)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.links = []
-        self._href = None
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self._href = dict(attrs).get("href")
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if self._href is not None:
             self.links.append((data.strip(), self._href))
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag == "a":
             self._href = None
 
 
-def find_sdist(index, version):
+def find_sdist(index: str, version: str) -> tuple[str, str]:
     """(url, sha256) of numpy-<version>.tar.gz on the index."""
     page = index.rstrip("/") + "/numpy/"
     request = urllib.request.Request(page, headers={
@@ -180,19 +181,19 @@ def find_sdist(index, version):
 class _HashingReader:
     """A file object that hashes what is read through it."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: typing.BinaryIO) -> None:
         self.raw = raw
         self.sha256 = hashlib.sha256()
         self.size = 0
 
-    def read(self, n=-1):
+    def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
         self.sha256.update(data)
         self.size += len(data)
         return data
 
 
-def fetch(version, destination):
+def fetch(version: str, destination: Path) -> Path:
     """Streams numpy's sdist, checks its sha256, writes numpy.i and
     numpy-LICENSE.txt to `destination` (a directory). Returns numpy.i's path."""
     index = index_url()
@@ -205,15 +206,17 @@ def fetch(version, destination):
         try:
             with urllib.request.urlopen(url, timeout=120) as response:
                 reader = _HashingReader(response)
-                with tarfile.open(fileobj=reader, mode="r|gz") as archive:
+                with tarfile.open(fileobj=typing.cast(typing.BinaryIO, reader),
+                                  mode="r|gz") as archive:
                     for member in archive:
                         inner = member.name.split("/", 1)[-1]
-                        if member.isfile() and inner == MEMBER:
+                        source = archive.extractfile(member) if member.isfile() else None
+                        if source is not None and inner == MEMBER:
                             extracted = Path(tmp) / "numpy.i"
-                            extracted.write_bytes(archive.extractfile(member).read())
-                        elif member.isfile() and inner == LICENSE_MEMBER:
+                            extracted.write_bytes(source.read())
+                        elif source is not None and inner == LICENSE_MEMBER:
                             license_file = Path(tmp) / LICENSE_NAME
-                            license_file.write_bytes(archive.extractfile(member).read())
+                            license_file.write_bytes(source.read())
                 # Read what the tar stream left (padding) so that the hash
                 # covers the whole file.
                 while reader.read(1 << 20):
@@ -241,7 +244,7 @@ def fetch(version, destination):
     return destination / "numpy.i"
 
 
-def numpy_i(version=None):
+def numpy_i(version: str | None = None) -> Path:
     """The path of numpy.i for numpy `version` (default: the importable one);
     its license is license_of(path)."""
     override = os.environ.get("NUMPY_I")
@@ -263,7 +266,7 @@ def numpy_i(version=None):
     return fetch(version, directory)
 
 
-def license_of(path):
+def license_of(path: str | os.PathLike[str]) -> Path:
     """numpy's license text for the numpy.i at `path`: numpy-LICENSE.txt
     beside it (the cache), else LICENSE.txt beside it, else the LICENSE.txt
     of the unpacked sdist it is in (tools/swig/numpy.i)."""
@@ -276,7 +279,7 @@ def license_of(path):
                      f"{LICENSE_MEMBER}), nor in the sdist it would be in")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     try:
         print(numpy_i(argv[0] if argv else None))

@@ -22,6 +22,7 @@
 """
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ from pathlib import Path
 from . import _numpy_i, get_include
 
 
-def numpy_i(version=None):
+def numpy_i(version: str | None = None) -> tuple[Path, Path]:
     """(numpy.i, numpy-LICENSE.txt) paths: the bundled ones, or those of
     numpy `version` (fetched and cached)."""
     if version is None:
@@ -39,7 +40,7 @@ def numpy_i(version=None):
     return path, _numpy_i.license_of(path)
 
 
-def copy_to(directory, version=None):
+def copy_to(directory: str | os.PathLike[str], version: str | None = None) -> Path:
     """Copies ezalloc.i, numpy.i and numpy-LICENSE.txt into `directory`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def copy_to(directory, version=None):
     return directory
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ezalloc.swig",
         description="Prints the SWIG include directory of ezalloc.i and numpy.i; "
