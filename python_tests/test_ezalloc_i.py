@@ -77,14 +77,14 @@ setup(name="ezalloc_i_test", script_args=["-q", "build_ext", "--inplace"],
 """
 
 
-def build(workdir, swig, modules):
+def build(workdir, swig, modules, cplusplus=False):
     """modules: [(module name, .i path, [C sources], [objects], [C include
     dirs])]. SWIG finds ezalloc.i and numpy.i through ezalloc.get_include()
     alone; returns workdir."""
     spec = []
     for name, interface, sources, objects, include_dirs in modules:
-        wrap = Path(workdir) / f"{name}_wrap.c"
-        subprocess.run([swig, "-python", "-I" + str(INCLUDE),
+        wrap = Path(workdir) / f"{name}_wrap.{'cxx' if cplusplus else 'c'}"
+        subprocess.run([swig, "-python", *(["-c++"] if cplusplus else []), "-I" + str(INCLUDE),
                         *["-I" + str(d) for d in include_dirs], "-module", name,
                         "-outdir", str(workdir), "-o", str(wrap), str(interface)], check=True)
         spec.append({"name": f"_{name}", "sources": [str(wrap), *map(str, sources)],
@@ -416,3 +416,63 @@ def test_recipe_interface_files_with_one_line_changed(tmp_path, version):
     assert out.returncode == 0, out.stderr
     want = [[200, 300, 400, 500], [2000, 3000, 4000, 5000]]
     assert out.stdout.splitlines() == [str(want), str(want), "PyCapsule True"], out.stdout
+
+
+# --------------------------------------------------------------- C++
+
+COMPLEX_I = """%module cx
+%{
+#define SWIG_FILE_WITH_INIT
+#include <complex>
+#include <cstdlib>
+void roots(int n, std::complex<double> **out, int *len)
+{
+    std::complex<double> *p = static_cast<std::complex<double> *>(std::malloc(sizeof *p * n));
+    for (int k = 0; k < n; k++)
+        p[k] = std::complex<double>(k, -k);
+    *out = p;
+    *len = n;
+}
+void froots(int n, int *d1, int *d2, std::complex<float> **out)
+{
+    std::complex<float> *p = static_cast<std::complex<float> *>(std::malloc(sizeof *p * n * 2));
+    for (int k = 0; k < 2 * n; k++)
+        p[k] = std::complex<float>(k, 1);
+    *out = p;
+    *d1 = n;
+    *d2 = 2;
+}
+%}
+%include "ezalloc.i"
+%init %{
+    import_array();
+%}
+%apply (std::complex<double> **ARGOUTVIEWM_ARRAY1, int *DIM1) {(std::complex<double> **out, int *len)}
+%apply (int *DIM1, int *DIM2, std::complex<float> **ARGOUTVIEWM_FARRAY2)
+    {(int *d1, int *d2, std::complex<float> **out)}
+void roots(int n, std::complex<double> **out, int *len);
+void froots(int n, int *d1, int *d2, std::complex<float> **out);
+"""
+
+CHECK_COMPLEX = """
+import numpy as np
+import cx
+r = cx.roots(5)
+assert r.dtype == np.complex128 and type(r.base).__name__ == "PyCapsule"
+np.testing.assert_array_equal(r, np.arange(5) - 1j * np.arange(5))
+f = cx.froots(3)
+assert f.dtype == np.complex64 and f.shape == (3, 2) and f.flags.f_contiguous
+np.testing.assert_array_equal(f, (np.arange(6) + 1j).reshape((3, 2), order="F"))
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_cplusplus_std_complex(tmp_path, version):
+    """In C++, numpy.i's std::complex<float/double> typemaps are the managed
+    ones too."""
+    (tmp_path / "cx.i").write_text(COMPLEX_I)
+    build(tmp_path, SWIGS[version], [("cx", tmp_path / "cx.i", [], [], [])], cplusplus=True)
+    out = subprocess.run([sys.executable, "-c", CHECK_COMPLEX], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
