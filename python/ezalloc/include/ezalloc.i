@@ -18,8 +18,8 @@
  *   it is gone, or on any failure path (the array, its capsule or its base
  *   cannot be made, a later output of the same call fails, or the call
  *   reports an error after returning the block). Failures raise
- *   MemoryError (numpy's own ValueError for a dimension that does not fit),
- *   never SystemError.
+ *   MemoryError (ValueError for a dimension that is negative or does not
+ *   fit in npy_intp), never SystemError.
  * - The release function is free() unless %ezalloc_deallocator names
  *   another one for the function.
  * - The array's base is a capsule named "ezalloc.block" whose context is
@@ -36,7 +36,8 @@
  *       FREE_FN(block), a function or macro taking the block's address,
  *       instead of free(). Anywhere in the interface file after this file's
  *       %include. Importing the module fails with ImportError when it has
- *       no function NAME.
+ *       no function NAME. (Module-level functions: a C++ method's wrapped
+ *       name is not its module attribute.)
  *
  *   %ezalloc_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
  *       numpy.i's %numpy_typemaps for another type (or DIM_TYPE), then the
