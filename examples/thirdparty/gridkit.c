@@ -1,4 +1,5 @@
 /* gridkit: see gridkit.h. */
+#define _POSIX_C_SOURCE 200112L      /* posix_memalign */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
