@@ -13,7 +13,9 @@ What the build does:
    once;
 3. numpy.i of the numpy release the build compiles against
    (python/get_numpy_i.py: fetched from the package index pip uses, sha256
-   checked, cached; NUMPY_I=/path/to/numpy.i overrides);
+   checked, cached; NUMPY_I=/path/to/numpy.i overrides), with numpy's license
+   text; both are installed beside ezalloc.i in ezalloc/include/, the
+   directory ezalloc.get_include() returns (never in the source tree);
 4. SWIG (`swig` on PATH, or $SWIG; any SWIG from 4.2.1 on) writes the modules
    ezalloc.recipe from python/ezalloc/recipe.i, compiled as ezalloc._recipe,
    and ezalloc.ndcrop (ezalloc.crop) from python/ezalloc/ndcrop.i, compiled
@@ -39,6 +41,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE_DIR = ROOT / "python" / "ezalloc"
+SWIG_INCLUDE_DIR = PACKAGE_DIR / "include"     # ezalloc.i
 INCLUDE_DIR = ROOT / "include"
 MINIMUM_SWIG = (4, 2, 1)
 
@@ -116,6 +119,13 @@ def swig_executable():
     return swig
 
 
+def numpy_i_or_fail():
+    try:
+        return get_numpy_i.numpy_i()
+    except get_numpy_i.FetchError as e:
+        fail(f"{e}\n(set NUMPY_I=/path/to/numpy.i to use a numpy.i you have)")
+
+
 def write_if_changed(source, destination):
     if not (destination.exists() and filecmp.cmp(source, destination, shallow=False)):
         shutil.copyfile(source, destination)
@@ -128,6 +138,17 @@ class BuildPy(build_py):
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         super().run()
+        # numpy.i of the numpy this build compiles against, and numpy's
+        # license, beside ezalloc.i in the built package (ezalloc.get_include()).
+        numpy_i = numpy_i_or_fail()
+        try:
+            license_text = get_numpy_i.license_of(numpy_i)
+        except get_numpy_i.FetchError as e:
+            fail(str(e))
+        include = Path(self.build_lib) / "ezalloc" / "include"
+        include.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(numpy_i, include / "numpy.i")
+        shutil.copyfile(license_text, include / get_numpy_i.LICENSE_NAME)
 
 
 class BuildExt(build_ext):
@@ -159,15 +180,13 @@ class BuildExt(build_ext):
         bundled = self.bundled_library(package_out)
         module = ext.name.rsplit(".", 1)[-1].lstrip("_")    # ezalloc._recipe -> recipe
 
-        try:
-            numpy_i = get_numpy_i.numpy_i()
-        except get_numpy_i.FetchError as e:
-            fail(f"{e}\n(set NUMPY_I=/path/to/numpy.i to use a numpy.i you have)")
+        numpy_i = numpy_i_or_fail()
         temp = Path(self.build_temp)
         temp.mkdir(parents=True, exist_ok=True)
         wrapper = temp / f"{module}_wrap.c"
         with tempfile.TemporaryDirectory(dir=temp) as out:
-            cmd = [swig_executable(), "-python", f"-I{numpy_i.parent}", f"-I{INCLUDE_DIR}",
+            cmd = [swig_executable(), "-python", f"-I{SWIG_INCLUDE_DIR}", f"-I{numpy_i.parent}",
+                   f"-I{INCLUDE_DIR}",
                    f"-I{PACKAGE_DIR}", "-outdir", out, "-o", str(Path(out) / wrapper.name),
                    str(PACKAGE_DIR / f"{module}.i")]
             print(" ".join(cmd), flush=True)

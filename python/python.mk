@@ -30,7 +30,7 @@ WHEEL_DIR := target/wheels
 # (The headers are build.rs's output from src/; _version.py is setup.py's.)
 PY_SOURCES := setup.py pyproject.toml MANIFEST.in python/get_numpy_i.py \
 	$(filter-out python/ezalloc/_version.py,$(wildcard python/ezalloc/*.py)) \
-	$(wildcard python/ezalloc/*.i python/ezalloc/*.pyi) python/ezalloc/py.typed \
+	$(wildcard python/ezalloc/*.i python/ezalloc/include/*.i python/ezalloc/*.pyi) python/ezalloc/py.typed \
 	include/ezalloc.h include/crop.h include/ezalloc_nd.h \
 	Cargo.toml Cargo.lock build.rs $(wildcard src/*.rs src/*/*.rs)
 

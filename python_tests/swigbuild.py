@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_DIR = ROOT / "python"
-PACKAGE_SOURCE = PYTHON_DIR / "ezalloc"        # recipe.i, eztypemaps.i
+PACKAGE_SOURCE = PYTHON_DIR / "ezalloc"        # recipe.i, ezerrno.i, include/ezalloc.i
 INCLUDE_DIR = ROOT / "include"
 LIB_DIR = Path(os.environ.get("EZALLOC_LIB_DIR", ROOT / "target" / "release"))
 NATIVE_LIBS = os.environ.get("EZALLOC_NATIVE_LIBS",
@@ -51,7 +51,8 @@ def build(workdir, modules):
     returns `workdir` (to put on sys.path)."""
     workdir = Path(workdir)
     swig = swig_executable()
-    includes = ["-I" + numpy_i_dir(), "-I" + str(INCLUDE_DIR), "-I" + str(PACKAGE_SOURCE)]
+    includes = ["-I" + str(PACKAGE_SOURCE / "include"), "-I" + numpy_i_dir(),
+                "-I" + str(INCLUDE_DIR), "-I" + str(PACKAGE_SOURCE)]
     extensions = []
     for name, interface, sources, objects in modules:
         wrap = workdir / f"{name}_wrap.c"

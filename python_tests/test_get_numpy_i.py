@@ -19,14 +19,18 @@ SCRIPT = Path(__file__).resolve().parent.parent / "python" / "get_numpy_i.py"
 VERSION = "9.8.7"
 NUMPY_I = ("/* numpy.i stand-in */\n%define ARGOUTVIEWM_ARRAY1 ARGOUTVIEWM_ARRAY2 "
            "ARGOUTVIEW_ARRAY1 SWIG_AppendOutput\n").encode()
+LICENSE = b"numpy license stand-in\n"
 
 
-def sdist(numpy_i=NUMPY_I):
+def sdist(numpy_i=NUMPY_I, license=LICENSE):
     buffer = io.BytesIO()
+    members = [(f"numpy-{VERSION}/README.md", b"numpy\n" * 5000),
+               (f"numpy-{VERSION}/tools/swig/numpy.i", numpy_i),
+               (f"numpy-{VERSION}/tools/swig/pyfragments.swg", b"x")]
+    if license is not None:
+        members.append((f"numpy-{VERSION}/LICENSE.txt", license))
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in [(f"numpy-{VERSION}/README.md", b"numpy\n" * 5000),
-                           (f"numpy-{VERSION}/tools/swig/numpy.i", numpy_i),
-                           (f"numpy-{VERSION}/tools/swig/pyfragments.swg", b"x")]:
+        for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
@@ -36,8 +40,8 @@ def sdist(numpy_i=NUMPY_I):
 class Index:
     """A simple-API index serving one numpy sdist."""
 
-    def __init__(self, form="json", published_sha=None):
-        self.archive = sdist()
+    def __init__(self, form="json", published_sha=None, archive=None):
+        self.archive = archive or sdist()
         self.sha = published_sha or hashlib.sha256(self.archive).hexdigest()
         self.form = form
         self.requests = []
@@ -110,6 +114,7 @@ def test_json_api_sha256_checked_and_cached(tmp_path, index):
     path = Path(out.stdout.strip())
     assert path == tmp_path / "cache" / "numpy-i" / VERSION / "numpy.i"
     assert path.read_bytes() == NUMPY_I
+    assert (path.parent / "numpy-LICENSE.txt").read_bytes() == LICENSE
     assert not (path.parent / "pyfragments.swg").exists()
     assert i.sha in (path.parent / "SOURCE").read_text()
     assert any("application/vnd.pypi.simple.v1+json" in accept for _, accept in i.requests)
@@ -181,3 +186,26 @@ def test_pip_found_from_an_environment_without_pip(tmp_path, index):
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()).read_bytes() == NUMPY_I
     assert i.downloads() == 1
+
+
+def test_sdist_without_license_is_refused(tmp_path, index):
+    """numpy.i is installed with numpy's license text, so an sdist without
+    LICENSE.txt gives no numpy.i."""
+    i = index(form="json", archive=sdist(license=None))
+    out = run(tmp_path, PIP_INDEX_URL=i.url)
+    assert out.returncode != 0
+    assert "has no LICENSE.txt" in out.stderr
+    assert not (tmp_path / "cache" / "numpy-i" / VERSION / "numpy.i").exists()
+
+
+def test_cache_without_license_is_fetched_again(tmp_path, index):
+    """A cached numpy.i without its license (an older cache) is fetched again."""
+    i = index(form="json")
+    directory = tmp_path / "cache" / "numpy-i" / VERSION
+    directory.mkdir(parents=True)
+    (directory / "numpy.i").write_bytes(b"stale")
+    out = run(tmp_path, PIP_INDEX_URL=i.url)
+    assert out.returncode == 0, out.stderr
+    assert i.downloads() == 1
+    assert (directory / "numpy.i").read_bytes() == NUMPY_I
+    assert (directory / "numpy-LICENSE.txt").read_bytes() == LICENSE

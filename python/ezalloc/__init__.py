@@ -23,7 +23,13 @@ one Ellipsis, copied by the library into a block the result owns:
 
 get_threads() and set_threads(n): the threads that large copies use (see
 help(ezalloc.threads); threadpoolctl controls them too).
+
+get_include(): the directory of ezalloc.i, the managed typemaps for wrapping
+your own C library with SWIG (a drop-in for numpy.i, which is beside it):
+swig -python -I"$(python -m ezalloc.swig)" ...
 """
+
+import os as _os
 
 from ._version import __version__
 from . import recipe
@@ -31,7 +37,15 @@ from . import recipe
 from ._ndcrop import crop
 from .threads import get_threads, set_threads
 
-__all__ = ["__version__", "crop", "recipe", "recipe_ctypes", "get_threads", "set_threads"]
+__all__ = ["__version__", "crop", "get_include", "recipe", "recipe_ctypes", "get_threads",
+           "set_threads"]
+
+
+def get_include():
+    """The directory that holds ezalloc.i, numpy.i (that of the numpy release
+    this package was built against, from its sdist) and numpy's license
+    text (numpy-LICENSE.txt): the -I directory for SWIG."""
+    return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
 
 
 def __getattr__(name):

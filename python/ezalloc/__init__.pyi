@@ -13,6 +13,11 @@ __all__: list[str]
 _KeyItem: TypeAlias = slice | SupportsIndex | EllipsisType
 _Key: TypeAlias = _KeyItem | tuple[_KeyItem, ...]
 
+def get_include() -> str:
+    """The directory of ezalloc.i, numpy.i and numpy's license text: the -I
+    directory for SWIG."""
+    ...
+
 def crop(a: np.ndarray[Any, np.dtype[Any]], key: _Key, /) -> np.ndarray[Any, np.dtype[Any]]:
     """numpy's a[key].copy() for a key of slices, integers and at most one
     Ellipsis: C-contiguous, writeable, a's dtype, in a malloc'd block that

@@ -9,10 +9,11 @@
  * any fixed-size dtype without Python object references works, and the
  * result keeps the input's dtype (byte order, fields, units included).
  *
- * Ownership: the result's base is a capsule "ezalloc.block" whose
- * destructor free()s the block. Every failure after the library returned
- * the block frees it (numpy failing to make the array, the capsule failing,
- * numpy failing to set the base).
+ * Ownership: ezalloc.i's ezalloc_own_block, as for every managed output of
+ * a module built on ezalloc.i: the result's base is a capsule
+ * "ezalloc.block" that free()s the block. Every failure after the library
+ * returned the block frees it (numpy failing to make the array, the capsule
+ * failing, numpy failing to set the base).
  */
 %define EZ_NDCROP_DOC
 "ezalloc.crop(a, key): numpy's a[key].copy() for a key of slices, integers
@@ -32,6 +33,10 @@ and one Ellipsis, copied by the ezalloc library into a block the result owns."
 #include "ezalloc_nd.h"
 %}
 
+/* The package's own managed-block helpers (ezalloc_own_block). */
+%include "ezalloc.i"
+%fragment("ezalloc_managed");
+
 %init %{
     import_array();
 %}
@@ -39,16 +44,10 @@ and one Ellipsis, copied by the ezalloc library into a block the result owns."
 %{
 /* numpy's limit on dimensions, which is also the library's. */
 #define EZ_MAXDIMS 64
-#define EZ_BLOCK_CAPSULE "ezalloc.block"
 
 /* Outputs of at least this many bytes are copied with the GIL released:
  * below it, releasing and taking it back costs more than it frees. */
 #define EZ_NOGIL_BYTES ((size_t)1 << 20)
-
-static void ez_nd_free_block(PyObject *capsule)
-{
-    free(PyCapsule_GetPointer(capsule, EZ_BLOCK_CAPSULE));
-}
 
 /* What an item of the key is. */
 enum ez_item { EZ_SLICE, EZ_INTEGER, EZ_ELLIPSIS };
@@ -136,7 +135,6 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
     int ndim, axis, consumed = 0, ellipsis = 0, out_ndim = 0, err, big;
     size_t itemsize, out_items = 1;
     void *block = NULL;
-    PyObject *result, *capsule;
 
     if (!PyArray_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "crop: expected a numpy.ndarray, got '%s'",
@@ -280,27 +278,10 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
     for (axis = 0; axis < ndim; axis++)
         if (!drop[axis])
             dims[out_ndim++] = (npy_intp)out_shape[axis];
-    /* The result owns the block from here on, or the block is freed. */
-    Py_INCREF(descr);                          /* stolen, also on failure */
-    result = PyArray_NewFromDescr(&PyArray_Type, descr, out_ndim, dims, NULL, block,
-                                  NPY_ARRAY_CARRAY, NULL);
-    if (result == NULL) {
-        free(block);
-        return NULL;
-    }
-    capsule = PyCapsule_New(block, EZ_BLOCK_CAPSULE, ez_nd_free_block);
-    if (capsule == NULL) {
-        Py_DECREF(result);                     /* a view: it does not free the block */
-        free(block);
-        return NULL;
-    }
-    /* Steals the capsule, also when it fails: numpy then releases it, and
-     * the capsule's destructor frees the block. */
-    if (PyArray_SetBaseObject((PyArrayObject *)result, capsule) < 0) {
-        Py_DECREF(result);
-        return NULL;
-    }
-    return result;
+    /* The result owns the block from here on, or the block is freed
+     * (ezalloc.i's ezalloc_own_block; it steals the descr). */
+    Py_INCREF(descr);
+    return ezalloc_own_block(descr, out_ndim, dims, 0, block, &ezalloc_free_deallocator, "crop");
 }
 %}
 

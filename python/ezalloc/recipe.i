@@ -14,9 +14,9 @@
  * satisfy 0 <= d1_0 <= d1_1 < rows and 0 <= d2_0 <= d2_1 < columns
  * (IndexError otherwise), the recipe's strict rule.
  *
- * Managed outputs use the project's EZ_MANAGED1/EZ_MANAGED2 typemaps
- * (eztypemaps.i), which do what numpy.i's ARGOUTVIEWM_ARRAY1/2 do and also
- * free the block on every failure.
+ * Managed outputs use ARGOUTVIEWM_ARRAY1/2 as redefined by ezalloc.i (the
+ * file the package installs for everyone's modules), which do what numpy.i's
+ * do and also free the block on every failure.
  *
  * The input of crop plays the part of numpy.i's IN_ARRAY2, with a stricter
  * conversion: numpy arrays must already have dtype numpy.intc (in any
@@ -36,7 +36,28 @@ Arrays they return own their malloc'd block (except alloc_leaking's)."
 #include "crop.h"
 %}
 
-%include "eztypemaps.i"
+%{
+#define SWIG_FILE_WITH_INIT
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+%}
+
+/* numpy.i with the managed ARGOUTVIEWM_* typemaps, as any user's module
+ * gets it; the errno helpers of the package's modules. */
+%include "ezalloc.i"
+%include "ezerrno.i"
+
+%init %{
+    import_array();
+%}
+
+/* Every plain int argument accepts any integer (Python int, numpy integer
+ * scalar, anything with __index__), refuses floats with TypeError and
+ * values outside C int with OverflowError. */
+%ezalloc_int_arguments
 
 %{
 /* alloc() failed: MemoryError for ENOMEM, naming the size malloc was asked
@@ -52,7 +73,7 @@ static void ez_raise_alloc(int err, const char *func, int ni)
 }
 %}
 
-%apply (int **EZ_MANAGED1, int *EZ_DIM1) {(int **managed, int *n_managed)}
+%apply (int **ARGOUTVIEWM_ARRAY1, int *DIM1) {(int **managed, int *n_managed)}
 %apply (int **ARGOUTVIEW_ARRAY1, int *DIM1) {(int **leaking, int *n_leaking)}
 
 %exception alloc_managed EZ_CALL(ez_raise_alloc(ez_err, "alloc_managed", arg1))
@@ -210,7 +231,7 @@ static void ez_raise_crop(int err, int dim1, int dim2,
     Py_XDECREF(in_array$argnum);
 }
 
-%apply (int **EZ_MANAGED2, int *EZ_DIM1, int *EZ_DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
+%apply (int **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
 
 %exception crop EZ_CALL(ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
 

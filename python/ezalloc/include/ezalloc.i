@@ -1,0 +1,585 @@
+/* ezalloc.i: numpy.i with managed output arrays that never leak.
+ *
+ * A drop-in for `%include "numpy.i"`:
+ *
+ *     %include "ezalloc.i"
+ *
+ * It includes numpy.i (the copy beside this file, which is the numpy.i of
+ * the numpy release the ezalloc package was built against), then redefines
+ * every ARGOUTVIEWM_* typemap that numpy.i defines, under the same names:
+ * ARRAY1-4 and FARRAY2-4, the dimensions after or before the data pointer,
+ * for each type numpy.i instantiates (signed char ... double, int8_t ...
+ * uint64_t, and std::complex<float/double> in C++). An existing %apply of
+ * ARGOUTVIEWM_* keeps working; everything else of numpy.i is unchanged.
+ *
+ * What differs from numpy.i's ARGOUTVIEWM_*:
+ *
+ * - The block is released exactly once: when the last array or view using
+ *   it is gone, or on any failure path (the array, its capsule or its base
+ *   cannot be made, a later output of the same call fails, or the call
+ *   reports an error after returning the block). Failures raise
+ *   MemoryError (ValueError for a dimension that is negative or does not
+ *   fit in npy_intp), never SystemError.
+ * - The release function is free() unless %ezalloc_deallocator names
+ *   another one for the function.
+ * - The array's base is a capsule named "ezalloc.block" whose context is
+ *   the ezalloc_deallocator (below) that releases the block.
+ * - A NULL data pointer gives an empty array when the shape has no
+ *   element, and MemoryError otherwise.
+ * - Dimensions the C function does not set are 0.
+ *
+ * Macros:
+ *
+ *   %ezalloc_deallocator(NAME, FREE_FN);
+ *       The managed outputs of the function that the module calls NAME
+ *       (its %rename'd name if it is renamed) release their block with
+ *       FREE_FN(block), a function or macro taking the block's address,
+ *       instead of free(). Anywhere in the interface file after this file's
+ *       %include. Importing the module fails with ImportError when it has
+ *       no function NAME. (Module-level functions: a C++ method's wrapped
+ *       name is not its module attribute.)
+ *
+ *   %ezalloc_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
+ *       numpy.i's %numpy_typemaps for another type (or DIM_TYPE), then the
+ *       managed ARGOUTVIEWM_* typemaps for it.
+ *
+ *   %ezalloc_argoutviewm_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
+ *       The managed ARGOUTVIEWM_* typemaps alone, over numpy.i's.
+ *
+ *   %ezalloc_int_arguments
+ *       Opt-in: from here on, every plain `int` argument accepts any Python
+ *       integer (anything with __index__, numpy integer scalars included),
+ *       refuses floats with TypeError and values outside C int with
+ *       OverflowError. Not applied by including this file.
+ *
+ * C helpers (in the wrapper, for hand-written code; the fragment
+ * "ezalloc_managed" brings them in):
+ *
+ *   typedef struct ezalloc_deallocator { void (*release)(void *); const char *name; }
+ *   ezalloc_free_deallocator: the one that calls free()
+ *   PyObject *ezalloc_own_block(PyArray_Descr *descr, int nd, const npy_intp *dims,
+ *                               int fortran, void *block,
+ *                               const ezalloc_deallocator *how, const char *func)
+ *       A new ndarray over `block`, which it owns; `descr` is stolen. NULL
+ *       with an exception set on failure, the block then released.
+ */
+
+#ifndef EZALLOC_I
+#define EZALLOC_I
+
+%include "numpy.i"
+
+%fragment("ezalloc_managed", "header") %{
+#include <stdlib.h>
+
+#define EZALLOC_CAPSULE_NAME "ezalloc.block"
+
+/* How a block is released. */
+typedef struct ezalloc_deallocator {
+    void (*release)(void *block);
+    const char *name;
+} ezalloc_deallocator;
+
+SWIGINTERN void ezalloc_release_with_free(void *block)
+{
+    free(block);
+}
+
+static SWIGUNUSED const ezalloc_deallocator ezalloc_free_deallocator = { ezalloc_release_with_free, "free" };
+
+/* The destructor of the capsule that owns a block: the block is released
+ * with the deallocator in the capsule's context. */
+SWIGINTERN void ezalloc_capsule_destructor(PyObject *capsule)
+{
+    const ezalloc_deallocator *how = (const ezalloc_deallocator *)PyCapsule_GetContext(capsule);
+    void *block = PyCapsule_GetPointer(capsule, EZALLOC_CAPSULE_NAME);
+    if (how != NULL && block != NULL)
+        how->release(block);
+}
+
+/* NULL, with MemoryError unless an exception is already set. */
+SWIGINTERN PyObject *ezalloc_no_memory(void)
+{
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
+    return NULL;
+}
+
+/* A new ndarray of `descr` (stolen, also on failure) and shape dims[0..nd)
+ * over `block`, C-contiguous or (fortran != 0) Fortran-contiguous,
+ * writeable, that owns the block: its base is a capsule that releases the
+ * block with `how` when the last array or view using it is gone. On
+ * failure: NULL with an exception set, and the block released once.
+ * A NULL block: an empty array (numpy's own memory) when the shape has no
+ * element, else MemoryError naming `func`. */
+SWIGINTERN PyObject *ezalloc_own_block(PyArray_Descr *descr, int nd, const npy_intp *dims,
+                                       int fortran, void *block,
+                                       const ezalloc_deallocator *how, const char *func)
+{
+    PyObject *array;
+    PyObject *capsule;
+    int k;
+
+    if (descr == NULL) {
+        if (block != NULL)
+            how->release(block);
+        return ezalloc_no_memory();
+    }
+    if (block == NULL) {
+        for (k = 0; k < nd; k++)
+            if (dims[k] == 0)
+                return PyArray_NewFromDescr(&PyArray_Type, descr, nd, (npy_intp *)dims, NULL,
+                                            NULL, fortran, NULL);
+        Py_DECREF(descr);
+        PyErr_Format(PyExc_MemoryError,
+                     "%s returned no block (a NULL data pointer) for a non-empty array", func);
+        return NULL;
+    }
+    array = PyArray_NewFromDescr(&PyArray_Type, descr, nd, (npy_intp *)dims, NULL, block,
+                                 fortran ? NPY_ARRAY_FARRAY : NPY_ARRAY_CARRAY, NULL);
+    if (array == NULL) {
+        how->release(block);
+        return ezalloc_no_memory();
+    }
+    capsule = PyCapsule_New(block, EZALLOC_CAPSULE_NAME, ezalloc_capsule_destructor);
+    if (capsule == NULL) {
+        Py_DECREF(array);              /* a view: it does not release the block */
+        how->release(block);
+        return ezalloc_no_memory();
+    }
+    if (PyCapsule_SetContext(capsule, (void *)how) != 0) {
+        Py_DECREF(capsule);            /* no context yet: its destructor releases nothing */
+        Py_DECREF(array);
+        how->release(block);
+        return ezalloc_no_memory();
+    }
+    /* Steals the capsule, also when it fails: numpy then releases it, and
+     * the capsule's destructor releases the block. */
+    if (PyArray_SetBaseObject((PyArrayObject *)array, capsule) < 0) {
+        Py_DECREF(array);
+        return ezalloc_no_memory();
+    }
+    return array;
+}
+
+/* ezalloc_own_block for a numpy type number, with dimensions that the
+ * typemaps converted (dims_fit == 0: one was negative or did not fit in
+ * npy_intp: ValueError, the block released). */
+SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *dims, int dims_fit,
+                                         int fortran, void *block,
+                                         const ezalloc_deallocator *how, const char *func)
+{
+    if (!dims_fit) {
+        if (block != NULL)
+            how->release(block);
+        PyErr_Format(PyExc_ValueError,
+                     "%s returned a dimension that is negative or does not fit in npy_intp",
+                     func);
+        return NULL;
+    }
+    return ezalloc_own_block(PyArray_DescrFromType(typecode), nd, dims, fortran, block, how,
+                             func);
+}
+
+/* EZALLOC_PICK(EZALLOC_DEALLOCATOR_name): the deallocator declared for
+ * `name` (its macro expands to "~, &deallocator"), else the free() one. */
+#define EZALLOC_PICK(...) EZALLOC_PICK_(__VA_ARGS__, &ezalloc_free_deallocator, ~)
+#define EZALLOC_PICK_(declared, how, ...) how
+
+/* dims[k] = value, clearing `fit` when the value is negative or does not
+ * fit in npy_intp. */
+#define EZALLOC_DIM(fit, dims, k, value, DIM_TYPE) \
+    do { \
+        (dims)[k] = (npy_intp)(value); \
+        if ((dims)[k] < 0 || (DIM_TYPE)(dims)[k] != (value)) \
+            (fit) = 0; \
+    } while (0)
+%}
+
+/* The deallocator of the function being wrapped: the one that
+ * %ezalloc_deallocator declared for its name, else free(). (A C macro, not
+ * a preprocessor conditional: EZALLOC_DEALLOCATOR_<name> expands to
+ * "~, &deallocator" when declared, which EZALLOC_PICK picks over its
+ * default.) */
+%define %_ezalloc_how(VAR)
+    const ezalloc_deallocator *VAR = EZALLOC_PICK(EZALLOC_DEALLOCATOR_$symname);
+%enddef
+
+/* The argout body shared by every managed typemap: DATA is the block
+ * pointer the C function wrote, ND its rank, FORTRAN 0 or 1; the locals
+ * ez_dims and ez_fit are set before. */
+%define %_ezalloc_argout(DATA, DATA_TYPECODE, ND, FORTRAN)
+    {
+        PyObject *ez_array;
+        %_ezalloc_how(ez_how)
+        ez_array = ezalloc_typed_block(DATA_TYPECODE, ND, ez_dims, ez_fit, FORTRAN,
+                                       (void *)(DATA), ez_how, "$symname");
+        DATA = NULL;                   /* owned by ez_array now, or released */
+        if (ez_array == NULL) SWIG_fail;
+        $result = SWIG_AppendOutput($result, ez_array);
+        /* SWIG_AppendOutput drops the array when its list cannot grow. */
+        if (PyErr_Occurred()) SWIG_fail;
+    }
+%enddef
+
+/* The freearg body: a block the call returned that no array owns (the
+ * call reported an error, or an earlier output failed) is released; on the
+ * failure path, the outputs made so far are dropped (SWIG's own failure
+ * path returns NULL without releasing them). DATA_PTR: the DATA_TYPE **
+ * argument. */
+%define %_ezalloc_freearg(DATA_PTR)
+    if (DATA_PTR != NULL && *DATA_PTR != NULL) {
+        %_ezalloc_how(ez_how)
+        ez_how->release((void *)*DATA_PTR);
+        *DATA_PTR = NULL;
+    }
+    if (PyErr_Occurred()) {
+        Py_CLEAR($result);
+    }
+%enddef
+
+%define %ezalloc_argoutviewm_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
+
+/* ---- rank 1 */
+%typemap(in, numinputs=0)
+  (DATA_TYPE **ARGOUTVIEWM_ARRAY1, DIM_TYPE *DIM1)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0)
+{
+  $1 = &ez_data;
+  $2 = &ez_dim1;
+}
+%typemap(argout, fragment="ezalloc_managed") (DATA_TYPE **ARGOUTVIEWM_ARRAY1, DIM_TYPE *DIM1)
+{
+  npy_intp ez_dims[1];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$2, DIM_TYPE);
+  %_ezalloc_argout(*$1, DATA_TYPECODE, 1, 0)
+}
+%typemap(freearg, fragment="ezalloc_managed") (DATA_TYPE **ARGOUTVIEWM_ARRAY1, DIM_TYPE *DIM1)
+{
+  %_ezalloc_freearg($1)
+}
+
+%typemap(in, numinputs=0)
+  (DIM_TYPE *DIM1, DATA_TYPE **ARGOUTVIEWM_ARRAY1)
+  (DIM_TYPE ez_dim1 = 0, DATA_TYPE *ez_data = NULL)
+{
+  $1 = &ez_dim1;
+  $2 = &ez_data;
+}
+%typemap(argout, fragment="ezalloc_managed") (DIM_TYPE *DIM1, DATA_TYPE **ARGOUTVIEWM_ARRAY1)
+{
+  npy_intp ez_dims[1];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$1, DIM_TYPE);
+  %_ezalloc_argout(*$2, DATA_TYPECODE, 1, 0)
+}
+%typemap(freearg, fragment="ezalloc_managed") (DIM_TYPE *DIM1, DATA_TYPE **ARGOUTVIEWM_ARRAY1)
+{
+  %_ezalloc_freearg($2)
+}
+
+/* ---- rank 2, C and Fortran order */
+%_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY2, 0)
+%_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY2, 1)
+/* ---- rank 3 */
+%_ezalloc_rank3(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY3, 0)
+%_ezalloc_rank3(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY3, 1)
+/* ---- rank 4 */
+%_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY4, 0)
+%_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY4, 1)
+
+%enddef
+
+/* Rank 2: (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2) and the
+ * dimensions-first form. */
+%define %_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, NAME, FORTRAN)
+%typemap(in, numinputs=0)
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0)
+{
+  $1 = &ez_data;
+  $2 = &ez_dim1;
+  $3 = &ez_dim2;
+}
+%typemap(argout, fragment="ezalloc_managed") (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2)
+{
+  npy_intp ez_dims[2];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$2, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 1, *$3, DIM_TYPE);
+  %_ezalloc_argout(*$1, DATA_TYPECODE, 2, FORTRAN)
+}
+%typemap(freearg, fragment="ezalloc_managed") (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2)
+{
+  %_ezalloc_freearg($1)
+}
+
+%typemap(in, numinputs=0)
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DATA_TYPE **NAME)
+  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DATA_TYPE *ez_data = NULL)
+{
+  $1 = &ez_dim1;
+  $2 = &ez_dim2;
+  $3 = &ez_data;
+}
+%typemap(argout, fragment="ezalloc_managed") (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DATA_TYPE **NAME)
+{
+  npy_intp ez_dims[2];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$1, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 1, *$2, DIM_TYPE);
+  %_ezalloc_argout(*$3, DATA_TYPECODE, 2, FORTRAN)
+}
+%typemap(freearg, fragment="ezalloc_managed") (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DATA_TYPE **NAME)
+{
+  %_ezalloc_freearg($3)
+}
+%enddef
+
+/* Rank 3. */
+%define %_ezalloc_rank3(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, NAME, FORTRAN)
+%typemap(in, numinputs=0)
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0)
+{
+  $1 = &ez_data;
+  $2 = &ez_dim1;
+  $3 = &ez_dim2;
+  $4 = &ez_dim3;
+}
+%typemap(argout, fragment="ezalloc_managed")
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3)
+{
+  npy_intp ez_dims[3];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$2, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 1, *$3, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 2, *$4, DIM_TYPE);
+  %_ezalloc_argout(*$1, DATA_TYPECODE, 3, FORTRAN)
+}
+%typemap(freearg, fragment="ezalloc_managed")
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3)
+{
+  %_ezalloc_freearg($1)
+}
+
+%typemap(in, numinputs=0)
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DATA_TYPE **NAME)
+  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0, DATA_TYPE *ez_data = NULL)
+{
+  $1 = &ez_dim1;
+  $2 = &ez_dim2;
+  $3 = &ez_dim3;
+  $4 = &ez_data;
+}
+%typemap(argout, fragment="ezalloc_managed")
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DATA_TYPE **NAME)
+{
+  npy_intp ez_dims[3];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$1, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 1, *$2, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 2, *$3, DIM_TYPE);
+  %_ezalloc_argout(*$4, DATA_TYPECODE, 3, FORTRAN)
+}
+%typemap(freearg, fragment="ezalloc_managed")
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DATA_TYPE **NAME)
+{
+  %_ezalloc_freearg($4)
+}
+%enddef
+
+/* Rank 4. */
+%define %_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, NAME, FORTRAN)
+%typemap(in, numinputs=0)
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0,
+   DIM_TYPE ez_dim4 = 0)
+{
+  $1 = &ez_data;
+  $2 = &ez_dim1;
+  $3 = &ez_dim2;
+  $4 = &ez_dim3;
+  $5 = &ez_dim4;
+}
+%typemap(argout, fragment="ezalloc_managed")
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4)
+{
+  npy_intp ez_dims[4];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$2, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 1, *$3, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 2, *$4, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 3, *$5, DIM_TYPE);
+  %_ezalloc_argout(*$1, DATA_TYPECODE, 4, FORTRAN)
+}
+%typemap(freearg, fragment="ezalloc_managed")
+  (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4)
+{
+  %_ezalloc_freearg($1)
+}
+
+%typemap(in, numinputs=0)
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4, DATA_TYPE **NAME)
+  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0, DIM_TYPE ez_dim4 = 0,
+   DATA_TYPE *ez_data = NULL)
+{
+  $1 = &ez_dim1;
+  $2 = &ez_dim2;
+  $3 = &ez_dim3;
+  $4 = &ez_dim4;
+  $5 = &ez_data;
+}
+%typemap(argout, fragment="ezalloc_managed")
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4, DATA_TYPE **NAME)
+{
+  npy_intp ez_dims[4];
+  int ez_fit = 1;
+  EZALLOC_DIM(ez_fit, ez_dims, 0, *$1, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 1, *$2, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 2, *$3, DIM_TYPE);
+  EZALLOC_DIM(ez_fit, ez_dims, 3, *$4, DIM_TYPE);
+  %_ezalloc_argout(*$5, DATA_TYPECODE, 4, FORTRAN)
+}
+%typemap(freearg, fragment="ezalloc_managed")
+  (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4, DATA_TYPE **NAME)
+{
+  %_ezalloc_freearg($5)
+}
+%enddef
+
+/* numpy.i's typemaps for another type, then the managed ones over them. */
+%define %ezalloc_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
+%numpy_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
+%ezalloc_argoutviewm_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
+%enddef
+
+/* The types numpy.i instantiates %numpy_typemaps for. */
+%ezalloc_argoutviewm_typemaps(signed char       , NPY_BYTE     , int)
+%ezalloc_argoutviewm_typemaps(unsigned char     , NPY_UBYTE    , int)
+%ezalloc_argoutviewm_typemaps(short             , NPY_SHORT    , int)
+%ezalloc_argoutviewm_typemaps(unsigned short    , NPY_USHORT   , int)
+%ezalloc_argoutviewm_typemaps(int               , NPY_INT      , int)
+%ezalloc_argoutviewm_typemaps(unsigned int      , NPY_UINT     , int)
+%ezalloc_argoutviewm_typemaps(long              , NPY_LONG     , int)
+%ezalloc_argoutviewm_typemaps(unsigned long     , NPY_ULONG    , int)
+%ezalloc_argoutviewm_typemaps(long long         , NPY_LONGLONG , int)
+%ezalloc_argoutviewm_typemaps(unsigned long long, NPY_ULONGLONG, int)
+%ezalloc_argoutviewm_typemaps(float             , NPY_FLOAT    , int)
+%ezalloc_argoutviewm_typemaps(double            , NPY_DOUBLE   , int)
+%ezalloc_argoutviewm_typemaps(int8_t            , NPY_INT8     , int)
+%ezalloc_argoutviewm_typemaps(int16_t           , NPY_INT16    , int)
+%ezalloc_argoutviewm_typemaps(int32_t           , NPY_INT32    , int)
+%ezalloc_argoutviewm_typemaps(int64_t           , NPY_INT64    , int)
+%ezalloc_argoutviewm_typemaps(uint8_t           , NPY_UINT8    , int)
+%ezalloc_argoutviewm_typemaps(uint16_t          , NPY_UINT16   , int)
+%ezalloc_argoutviewm_typemaps(uint32_t          , NPY_UINT32   , int)
+%ezalloc_argoutviewm_typemaps(uint64_t          , NPY_UINT64   , int)
+#ifdef __cplusplus
+%ezalloc_argoutviewm_typemaps(std::complex<float> , NPY_CFLOAT , int)
+%ezalloc_argoutviewm_typemaps(std::complex<double>, NPY_CDOUBLE, int)
+#endif
+
+/* ---- custom deallocators */
+
+%fragment("ezalloc_check_names", "header", fragment="ezalloc_managed") %{
+/* 0 when the module dictionary `d` has a function `name`, else -1 with
+ * ImportError: a %ezalloc_deallocator for a name the module does not have
+ * (a %rename'd function is named by its new name). */
+SWIGINTERN int ezalloc_check_deallocator_name(PyObject *d, const char *name, const char *free_fn)
+{
+    PyObject *found = d == NULL ? NULL : PyDict_GetItemString(d, name);
+    if (found != NULL)
+        return 0;
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ImportError,
+                     "%%ezalloc_deallocator(%s, %s): the module has no function '%s' "
+                     "(name a %%rename'd function by its new name)", name, free_fn, name);
+    return -1;
+}
+
+/* SWIG's module initialisation returns NULL on failure before SWIG 4.4,
+ * -1 from its PEP 489 exec function since. */
+#if SWIG_VERSION < 0x040400
+#define EZALLOC_INIT_FAILED NULL
+#else
+#define EZALLOC_INIT_FAILED -1
+#endif
+%}
+
+%define %ezalloc_deallocator(NAME, FREE_FN)
+%fragment("ezalloc_check_names");
+%header %{
+static void ezalloc_release_##NAME(void *block);
+static const ezalloc_deallocator ezalloc_deallocator_##NAME = { ezalloc_release_##NAME, #FREE_FN };
+#define EZALLOC_DEALLOCATOR_##NAME ~, &ezalloc_deallocator_##NAME
+%}
+/* In the wrapper section, after every header: FREE_FN is declared by then. */
+%wrapper %{
+static void ezalloc_release_##NAME(void *block)
+{
+    FREE_FN(block);
+}
+%}
+%init %{
+    if (ezalloc_check_deallocator_name(d, #NAME, #FREE_FN) < 0)
+        return EZALLOC_INIT_FAILED;
+%}
+%enddef
+
+/* ---- opt-in: any Python integer for a plain C int argument */
+
+%fragment("ezalloc_as_int", "header") %{
+#include <limits.h>
+
+/* Converts any integer (anything with __index__) to a C int: TypeError
+ * naming the argument for what is not an integer, OverflowError outside
+ * C int. */
+SWIGINTERN int ezalloc_as_int(PyObject *obj, int *out, const char *func, const char *arg)
+{
+    PyObject *index = PyNumber_Index(obj);
+    long value;
+    int overflow = 0;
+
+    if (index == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            /* The type's __name__ ('float64', not tp_name's
+             * 'numpy.float64'), as the ctypes module reports it. */
+            PyObject *name;
+            PyErr_Clear();
+            name = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "__name__");
+            if (name == NULL)
+                return -1;
+            PyErr_Format(PyExc_TypeError,
+                         "%s: argument '%s' must be an integer, not '%S'",
+                         func, arg, name);
+            Py_DECREF(name);
+        }
+        return -1;
+    }
+    value = PyLong_AsLongAndOverflow(index, &overflow);
+    if (value == -1 && PyErr_Occurred()) {
+        Py_DECREF(index);
+        return -1;
+    }
+    if (overflow != 0 || value < INT_MIN || value > INT_MAX) {
+        PyErr_Format(PyExc_OverflowError,
+                     "%s: argument '%s' = %S does not fit in a C int",
+                     func, arg, index);
+        Py_DECREF(index);
+        return -1;
+    }
+    Py_DECREF(index);
+    *out = (int)value;
+    return 0;
+}
+%}
+
+%define %ezalloc_int_arguments
+%typemap(in, fragment="ezalloc_as_int") int {
+    if (ezalloc_as_int($input, &$1, "$symname", "$1_name") < 0) SWIG_fail;
+}
+%enddef
+
+#endif /* EZALLOC_I */
