@@ -34,6 +34,11 @@ from .threads import get_threads, set_threads
 __all__ = ["__version__", "crop", "recipe", "recipe_ctypes", "get_threads", "set_threads"]
 
 
+def __dir__():
+    # recipe_ctypes is imported lazily, but is listed all the same.
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name):
     # The ctypes front end is imported on first use.
     if name == "recipe_ctypes":
