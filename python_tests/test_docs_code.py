@@ -1,4 +1,5 @@
-"""Every code block of README.md and docs/*.md runs or compiles.
+"""Every code block of README.md, python/README.md and docs/*.md runs or
+compiles.
 
 - ```python blocks run, each as a script of its own, with the installed
   package (a block that demonstrates an error catches it);
@@ -25,7 +26,7 @@ import pytest
 import ezalloc
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "python" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 RUN, COMPILE, SWIG = "python", "c", "swig"
 NOT_RUN = {"sh", "console", "text", "toml", "ini", "make"}
