@@ -26,4 +26,3 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 
 html_theme = "alabaster"
-html_static_path = ["_static"]
