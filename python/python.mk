@@ -120,7 +120,7 @@ py-test-one: py-build failmalloc-preload
 	$(MAKE) --no-print-directory py-test-min
 
 # Lowest numpy and SWIG: the package built from source there, then the wheel
-# built in .venv (newest numpy and SWIG) installed there, as a user with the
+# built in $(VENV) (newest numpy and SWIG) installed there, as a user with the
 # lowest numpy would get it.
 py-test-min: $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built py-build failmalloc-preload
 	$(call py_install,$(VENV_MIN),$(VENV_MIN))
