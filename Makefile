@@ -1,5 +1,6 @@
 # ezalloc: build, test, install. GNU conventions: PREFIX, DESTDIR, LIBDIR,
-# INCLUDEDIR; `make`, `make test`, `make demo`, `make install`, `make lint`.
+# INCLUDEDIR; `make`, `make test`, `make demo`, `make install`, `make lint`,
+# `make docs`.
 
 CARGO ?= cargo
 CC ?= cc
@@ -79,7 +80,7 @@ deps:
 
 test-suite: check-headers test-check-headers cargo-test cargo-test-i686 c-test c-test-valgrind \
 	c-test-reliability c-test-sanitize c-test-tsan c-test-nd nd-fuzz test-install \
-	test-install-isolated test-cargo-link py-test
+	test-install-isolated test-cargo-link py-test py-typecheck docs
 
 cargo-test:
 	$(CARGO) test --release

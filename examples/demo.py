@@ -1,26 +1,26 @@
-"""The SWIG memory-deallocation recipe's two demonstrations, run through the
-ezalloc library: first with the SWIG module ezalloc.recipe, then with the
-ctypes module ezalloc.recipe_ctypes.
+"""What the ezalloc library does, shown step by step (`make demo`).
 
-1. Allocation: 2048 arrays of 1024*1024 C ints (4 MiB each) are allocated
-   and dropped, each in a child process whose address space is capped
-   (RLIMIT_AS) at its size after start-up plus a stated headroom. Managed
-   arrays free their block when dropped, so all 2048 fit ("Done!"); leaking
-   arrays never do, so the allocations fail once the headroom is used up
-   ("Step N failed": the expected result of the leaking run, the leak the
-   recipe warns about). Every array is filled so that its pages are resident,
-   and the peak resident memory (ru_maxrss) of each child is reported.
-2. Crop: the recipe's non-contiguous 5x9 array, cropped to rows 2:4 and
-   columns 1:5, compared with numpy's own slicing.
-3. ezalloc.crop(a, key), numpy's a[key].copy() for any dtype and layout:
-   windows of an image-like RGB array (uint8, 3000x4000x3), beside numpy,
-   then other dtypes and layouts, and what it refuses.
+The library hands arrays allocated in C (with malloc) to Python, so that
+the memory is freed when the numpy array is deleted. It re-implements the
+two C functions of the SciPy Cookbook recipe "SWIG memory deallocation",
+alloc() and crop(), and adds ezalloc.crop(a, key). Python reaches it
+through two front ends with the same functions: ezalloc.recipe (a SWIG
+module) and ezalloc.recipe_ctypes (ctypes).
+
+Part 1. Memory that is freed, memory that leaks: 2048 arrays of 4 MiB,
+        each deleted at once, under a memory limit.
+Part 2. Cropping a 2-D int array with the recipe's crop().
+Part 3. ezalloc.crop(a, key): numpy's a[key].copy() for any array.
+Part 4. The threads that large copies use: get_threads(), set_threads().
+
+Each part says what it shows before it runs.
 
     python examples/demo.py [--headroom-mib N]    (ezalloc installed: `make demo`)
 """
 
 import argparse
 import os
+import textwrap
 import resource
 import subprocess
 import sys
@@ -85,29 +85,65 @@ def run_child(front, variant, headroom_mib, touch=True):
     return "\n".join(lines[:-1]), usage.ru_maxrss, vmhwm_kib
 
 
-def allocation_demo(front, headroom_mib, peaks):
-    if front == "swig":
-        variants = [("managed", "ARGOUTVIEWM_ARRAY1 (managed arrays)"),
-                    ("leaking", "ARGOUTVIEW_ARRAY1 (unmanaged, leaking)")]
-    else:
-        variants = [("managed", "alloc_managed (managed arrays)"),
-                    ("leaking", "alloc_leaking (unmanaged, leaking)")]
-    for variant, title in variants:
-        print(f"{title} - {N_ALLOCATIONS} allocations ({4 * N_INTS} bytes each)")
-        output, peak_kib, _ = run_child(front, variant, headroom_mib)
-        print(output.rstrip())
-        last = output.strip().splitlines()[-1]
-        if variant == "leaking" and last.startswith("Step "):
-            print(f"-> \"{last}\" is the expected result of this run: alloc_leaking's "
-                  "arrays only view their blocks, so nothing frees them, and the "
-                  f"leaked {4 * N_INTS >> 20} MiB blocks fill the {headroom_mib} MiB "
-                  "headroom long before the 2048th allocation. That leak is what the "
-                  "managed variant (the run above) avoids.")
-        elif variant == "managed" and last != "Done!":
-            raise SystemExit(f"unexpected: the managed run failed ({last})")
-        print(f"peak resident memory of this run: {peak_kib // 1024} MiB")
+FRONT_ENDS = [("swig", "SWIG module ezalloc.recipe"),
+              ("ctypes", "ctypes module ezalloc.recipe_ctypes")]
+
+
+def heading(title):
+    print()
+    print("=" * 76)
+    print(title)
+    print("=" * 76)
+
+
+def say(text):
+    """Plain words, before the part they describe runs."""
+    for paragraph in textwrap.dedent(text).strip().split("\n\n"):
+        print(textwrap.fill(" ".join(paragraph.split()), width=76))
         print()
-        peaks.append((front, variant, output.strip().splitlines()[-1], peak_kib))
+
+
+def allocation_demo(headroom_mib):
+    heading("Part 1. Memory that is freed, and memory that leaks")
+    say(f"""
+        alloc_managed(n) returns a numpy array of n C ints whose memory, a
+        block from the C library's malloc(), is freed when the array is
+        deleted: the array owns its block (in SWIG's numpy.i, the typemaps
+        that do this are called ARGOUTVIEWM, "M" for managed).
+        alloc_leaking(n) returns an array that only looks at its block
+        (numpy.i's ARGOUTVIEW): nothing ever frees that block, which is the
+        leak the recipe warns about.
+
+        Each run below is a child process whose memory (address space) is
+        limited to its size at start-up plus {headroom_mib} MiB. It calls
+        alloc_*({N_INTS}), that is {N_INTS} ints = {4 * N_INTS >> 20} MiB,
+        fills the array and deletes it, {N_ALLOCATIONS} times. Expected:
+        the managed run prints "Done!"; the leaking run runs out of memory
+        after about {headroom_mib * (1 << 20) // (4 * N_INTS)} arrays and
+        prints "Step N failed". That failure is the expected result.""")
+    peaks = []
+    for front, title in FRONT_ENDS:
+        for variant in ("managed", "leaking"):
+            print(f"[{title}] alloc_{variant}({N_INTS}), {N_ALLOCATIONS} times:")
+            output, peak_kib, _ = run_child(front, variant, headroom_mib)
+            for line in output.strip().splitlines():
+                print(f"  child: {line}")
+            last = output.strip().splitlines()[-1]
+            if variant == "managed":
+                if last != "Done!":
+                    raise SystemExit(f"unexpected: the managed run failed ({last})")
+                print("  -> as expected: every block was freed with its array")
+            elif last.startswith("Step "):
+                print(f"  -> as expected: the leaked {4 * N_INTS >> 20} MiB blocks "
+                      f"filled the {headroom_mib} MiB limit")
+            else:
+                raise SystemExit(f"unexpected: the leaking run did not fail ({last})")
+            print(f"  peak resident memory of the child: {peak_kib // 1024} MiB")
+            print()
+            peaks.append((front, variant, last, peak_kib))
+    print("Summary, peak resident memory (ru_maxrss) of each run:")
+    for front, variant, result, peak_kib in peaks:
+        print(f"  {front:7} {variant:8} {result:18} {peak_kib // 1024:6} MiB")
 
 
 def recipe_array():
@@ -118,22 +154,43 @@ def recipe_array():
     return (a * b)[:, 1:]          # most likely NOT contiguous
 
 
-def crop_demo(front):
+def crop_demo():
     import numpy
-    crop = front_end(front)[2]
+    from ezalloc import recipe, recipe_ctypes
+    heading("Part 2. Cropping a 2-D int array with the recipe's crop()")
+    say("""
+        crop(a, d1_0, d1_1, d2_0, d2_1) returns a new array holding rows d1_0
+        to d1_1 - 1 and columns d2_0 to d2_1 - 1 of the 2-D C int array a,
+        the same as numpy's a[d1_0:d1_1, d2_0:d2_1], in a block from malloc()
+        that the result owns. The recipe's rule applies: the window must end
+        before the last row and the last column (d1_1 < rows and
+        d2_1 < columns).
+
+        The input is the recipe's 5 x 9 array, a view into a wider array
+        (so not contiguous in memory: crop() copies it to a contiguous
+        temporary first).""")
     a = recipe_array()
-    print(a)
-    print(f"dim1={a.shape[0]} dim2={a.shape[1]} (C-contiguous: {a.flags.c_contiguous})")
-    d1_0, d1_1, d2_0, d2_1 = 2, 4, 1, 5
-    c = crop(a, d1_0, d1_1, d2_0, d2_1)
-    d = a[d1_0:d1_1, d2_0:d2_1]
-    print(f"crop(a, {d1_0}, {d1_1}, {d2_0}, {d2_1}) returned array:")
-    print(c)
-    print("native slicing:")
-    print(d)
-    assert c.dtype == d.dtype and numpy.array_equal(c, d)
-    print("equal: yes")
+    print(f"the input a ({a.shape[0]} rows x {a.shape[1]} columns, "
+          f"C-contiguous: {a.flags.c_contiguous}):")
+    print(textwrap.indent(str(a), "  "))
     print()
+    d1_0, d1_1, d2_0, d2_1 = 2, 4, 1, 5
+    print(f"crop(a, {d1_0}, {d1_1}, {d2_0}, {d2_1}): rows {d1_0} to {d1_1 - 1} "
+          f"(d1_0={d1_0}, d1_1={d1_1}), columns {d2_0} to {d2_1 - 1} "
+          f"(d2_0={d2_0}, d2_1={d2_1})")
+    want = a[d1_0:d1_1, d2_0:d2_1]
+    for front, crop in (("SWIG", recipe.crop), ("ctypes", recipe_ctypes.crop)):
+        c = crop(a, d1_0, d1_1, d2_0, d2_1)
+        assert c.dtype == want.dtype and numpy.array_equal(c, want)
+        print(f"  result through {front}:")
+        print(textwrap.indent(str(c), "    "))
+    print(f"  numpy's a[{d1_0}:{d1_1}, {d2_0}:{d2_1}]: the same (equal: yes)")
+    print()
+    print("a window that ends at the last row is refused (the recipe's rule):")
+    try:
+        recipe.crop(a, 0, 5, 0, 4)
+    except IndexError as e:
+        print(f"  crop(a, 0, 5, 0, 4) -> IndexError: {e}")
 
 
 def image_like(height=3000, width=4000):
@@ -164,52 +221,115 @@ def best_of(call, repeat=5):
 
 
 def crop_any_demo():
-    """ezalloc.crop(a, key): numpy's a[key].copy() for any dtype and layout."""
     import numpy
     import ezalloc
-    print("=" * 72)
-    print("ezalloc.crop(a, key): numpy's a[key].copy(), copied by the library")
-    print("=" * 72)
+    heading("Part 3. ezalloc.crop(a, key): numpy's a[key].copy() for any array")
+    say("""
+        ezalloc.crop(a, key) returns the same array as numpy's a[key].copy():
+        a is a numpy array of any dtype (except Python objects), any number
+        of dimensions and any memory layout; key is what you would write
+        between the brackets of a[...], built here with numpy.s_ (numpy.s_[1:3,
+        ::2] is the key (slice(1, 3), slice(None, None, 2))): slices, integers
+        and at most one Ellipsis (...). The library copies only the window,
+        into a block from malloc() that the result owns.
+
+        First an image-like RGB array (uint8, 3000 rows x 4000 columns x 3
+        channels): each case is compared with numpy's copy, and both are
+        timed (best of 5).""")
     img = image_like()
-    print(f"image: {img.shape} {img.dtype}, {img.nbytes / 2**20:.1f} MiB")
+    print(f"image: shape {img.shape}, dtype {img.dtype}, {img.nbytes / 2**20:.1f} MiB")
     cases = [
-        ("window", numpy.s_[400:2600, 500:3700]),
-        ("every 2nd pixel", numpy.s_[::2, ::2]),
-        ("RGB -> BGR, upside down", numpy.s_[::-1, :, ::-1]),
-        ("green channel of a window", numpy.s_[1000:2000, 2000:3500, 1]),
-        ("one pixel row, Ellipsis", numpy.s_[1500, ...]),
+        ("rows 400:2600, columns 500:3700", "np.s_[400:2600, 500:3700]",
+         numpy.s_[400:2600, 500:3700]),
+        ("every second pixel", "np.s_[::2, ::2]", numpy.s_[::2, ::2]),
+        ("upside down, RGB -> BGR", "np.s_[::-1, :, ::-1]", numpy.s_[::-1, :, ::-1]),
+        ("green channel of a window", "np.s_[1000:2000, 2000:3500, 1]",
+         numpy.s_[1000:2000, 2000:3500, 1]),
+        ("row 1500, all columns and channels", "np.s_[1500, ...]", numpy.s_[1500, ...]),
     ]
-    for label, key in cases:
+    print(f"  {'what':<35} {'key':<31} {'result shape':<16} {'ezalloc':>10} {'numpy':>10}")
+    for label, text, key in cases:
         c = ezalloc.crop(img, key)
         n = img[key].copy()
         assert c.dtype == n.dtype and c.shape == n.shape and numpy.array_equal(c, n)
         t_ez, t_np = best_of(lambda: ezalloc.crop(img, key)), best_of(lambda: img[key].copy())
-        print(f"  {label:<27} -> {str(c.shape):<16} equal to numpy: yes   "
-              f"ezalloc {t_ez * 1e3:8.3f} ms, numpy {t_np * 1e3:8.3f} ms")
+        print(f"  {label:<35} {text:<31} {str(c.shape):<16} "
+              f"{t_ez * 1e3:7.3f} ms {t_np * 1e3:7.3f} ms")
+    print("  every result above is equal to numpy's: yes")
     c = ezalloc.crop(img, numpy.s_[400:2600, 500:3700])
-    print(f"  the result: C-contiguous {c.flags.c_contiguous}, writeable {c.flags.writeable}, "
-          f"its block owned by {type(c.base).__name__} {c.base!r:.32}...")
-    print(f"  first pixels of the window: {c[0, :3].tolist()} (numpy: "
-          f"{img[400, 500:503].tolist()})")
-    # Other dtypes and layouts.
+    print(f"  the first result: C-contiguous {c.flags.c_contiguous}, writeable "
+          f"{c.flags.writeable};")
+    print(f"    its base, which frees the block when the last view of it dies: "
+          f"{c.base!r:.31}...>")
+    print(f"    its first 3 pixels:    {c[0, :3].tolist()}")
+    print(f"    numpy's img[400, 500:503]: {img[400, 500:503].tolist()}")
+    print()
+    say("""
+        Other dtypes and layouts: a float64 matrix stored column by column
+        (Fortran order; the copy transposes it into row order), dates
+        (datetime64) and structured records in big-endian byte order.""")
     matrix = numpy.asfortranarray(numpy.random.default_rng(1).standard_normal((2000, 1500)))
+    c = ezalloc.crop(matrix, numpy.s_[100:900, 50:1450])
+    assert numpy.array_equal(c, matrix[100:900, 50:1450])
+    print(f"Fortran-order float64 {matrix.shape}, key np.s_[100:900, 50:1450]:")
+    print(f"  result {c.shape} {c.dtype}, C-contiguous {c.flags.c_contiguous}, "
+          "equal to numpy: yes")
     dates = (numpy.datetime64("2024-01-01", "D") + numpy.arange(13 * 28)).reshape(13, 28)
+    c = ezalloc.crop(dates, numpy.s_[0, ::7])
+    assert numpy.array_equal(c, dates[0, ::7])
+    print(f"dates, datetime64[D] {dates.shape} (13 periods of 28 days), key np.s_[0, ::7]"
+          " (every 7th day of the first period):")
+    print(f"  result {numpy.datetime_as_string(c).tolist()}, equal to numpy: yes")
     record = numpy.zeros(6, dtype=[("id", ">u4"), ("xy", "<f4", (2,)), ("tag", "S4")])
     record["id"] = numpy.arange(6)
     record["tag"] = b"ab"
-    for label, a, key in [("Fortran-order float64, transposing copy", matrix, numpy.s_[100:900, 50:1450]),
-                          ("datetime64[D], every 7th day", dates, numpy.s_[:, ::7]),
-                          ("big-endian structured records", record, numpy.s_[4:0:-2])]:
-        c = ezalloc.crop(a, key)
-        assert c.dtype == a.dtype and numpy.array_equal(c, a[key])
-        print(f"  {label:<42} -> {c.shape} {c.dtype}: equal to numpy: yes")
-    print(f"  e.g. {ezalloc.crop(dates, numpy.s_[0, ::7]).tolist()}")
-    for key in ([0, 1], numpy.s_[..., ...], numpy.s_[::0]):
+    c = ezalloc.crop(record, numpy.s_[4:0:-2])
+    assert c.dtype == record.dtype and numpy.array_equal(c, record[4:0:-2])
+    print(f"structured records {record.dtype}, key np.s_[4:0:-2] (from 4 down to 1, step -2):")
+    print(f"  result ids {c['id'].tolist()}, dtype unchanged: {c.dtype == record.dtype}, "
+          "equal to numpy: yes")
+    print()
+    say("""
+        What it refuses, with the exception raised: lists and arrays as
+        keys (numpy's "fancy" indexing, which ezalloc.crop does not do), a
+        second Ellipsis, a step of 0.""")
+    for text, key in (("[0, 1]", [0, 1]), ("np.s_[..., ...]", numpy.s_[..., ...]),
+                      ("np.s_[::0]", numpy.s_[::0])):
         try:
             ezalloc.crop(img, key)
         except (TypeError, IndexError, ValueError) as e:
-            print(f"  ezalloc.crop(img, {key!r}) -> {type(e).__name__}: {e}")
-    print()
+            print(f"  ezalloc.crop(img, {text}) -> {type(e).__name__}: {e}")
+
+
+def threads_demo():
+    import numpy
+    import ezalloc
+    heading("Part 4. The threads that large copies use")
+    say("""
+        Copies whose result is 8 MiB or more are split between several
+        threads (the calling thread and helpers that end with the call);
+        smaller ones run on the calling thread alone. ezalloc.get_threads()
+        tells how many threads a large copy uses; ezalloc.set_threads(n) sets
+        it for the whole process and returns the previous value (n = 1: the
+        calling thread only; n = 0: back to the default, which is the
+        environment variable EZALLOC_THREADS if it was set when the library
+        was loaded, else the CPUs the process may use, at most 8; values
+        above 64 set 64). A 17 MiB crop of the image (np.s_[500:2500,
+        500:3500]) is timed (best of 5) with each setting.""")
+    img = image_like()
+    key = numpy.s_[500:2500, 500:3500]
+    default = ezalloc.get_threads()
+    env = os.environ.get("EZALLOC_THREADS")
+    source = f"EZALLOC_THREADS={env}" if env else f"{len(os.sched_getaffinity(0))} CPUs available"
+    print(f"ezalloc.get_threads() -> {default} (the default here; {source})")
+    for n in sorted({1, 2, default}):
+        previous = ezalloc.set_threads(n)
+        t = best_of(lambda: ezalloc.crop(img, key))
+        print(f"  ezalloc.set_threads({n}) -> returned {previous}; "
+              f"get_threads() -> {ezalloc.get_threads()}; the crop: {t * 1e3:.2f} ms")
+    previous = ezalloc.set_threads(0)
+    print(f"  ezalloc.set_threads(0) -> returned {previous}; back to the default: "
+          f"get_threads() -> {ezalloc.get_threads()}")
 
 
 def main():
@@ -224,20 +344,14 @@ def main():
         allocation_child(*args.child, args.headroom_mib, touch=not args.no_touch)
         return
 
-    peaks = []
-    for front, title in [("swig", "SWIG module (ezalloc.recipe)"),
-                         ("ctypes", "ctypes module (ezalloc.recipe_ctypes)")]:
-        print("=" * 72)
-        print(f"{title} over the Rust library")
-        print("=" * 72)
-        allocation_demo(front, args.headroom_mib, peaks)
-        crop_demo(front)
-
+    intro, parts = __doc__.split("\n\nPart 1.")[0], __doc__.split("\n\nPart 1.")[1]
+    say(intro)
+    print("Part 1." + parts.split("\n\nEach part")[0])
+    print()
+    allocation_demo(args.headroom_mib)
+    crop_demo()
     crop_any_demo()
-
-    print("Peak resident memory (ru_maxrss) of each allocation run:")
-    for front, variant, result, peak_kib in peaks:
-        print(f"  {front:7} {variant:8} {result:18} {peak_kib // 1024:6} MiB")
+    threads_demo()
 
 
 if __name__ == "__main__":

@@ -5,15 +5,24 @@
 #   make py-env      .venv with the exact pins of python/requirements.txt
 #   make py-build    builds the wheel in .venv (no build isolation: the pins)
 #                    and installs it there; the tests import that install
-#   make py-test     pytest (python_tests/) on the installed package, then
-#                    the same with the other ends of the supported ranges
-#                    (py-test-min)
-#   make py-test-min .venv-min: the lowest supported numpy (2.3.5), SWIG
+#   make py-test     for each Python of PY_VERSIONS found (python/find_pythons.sh:
+#                    pyenv's, else on PATH; absent ones skipped with a notice):
+#                    py-test-one with that interpreter
+#   make py-test-one pytest (python_tests/) on the package installed in $(VENV)
+#                    (the newest numpy for that Python), then py-test-min
+#   make py-test-min $(VENV_MIN): the lowest supported numpy (2.3.5), SWIG
 #                    (4.2.1) and setuptools: the package built from source
-#                    there, pytest; then .venv's wheel installed there, pytest
+#                    there, pytest; then $(VENV)'s wheel installed there, pytest
+#   make py-typecheck  mypy's stubtest on the installed package, mypy --strict
+#                    on python_tests/typed_usage.py (and that file run)
+#   make docs        the Sphinx documentation of docs/ (-W: a warning fails)
 #   make py-demo     examples/demo.py, through both front ends
-#   make wheel       a manylinux wheel in dist/ (auditwheel repair + show)
+#   make wheel       a manylinux wheel in dist/ per Python of PY_VERSIONS found
+#                    (auditwheel repair + show)
 #   make sdist       the source distribution in dist/
+#
+# The default interpreter's venvs are .venv and .venv-min ($(PYTHON)); any
+# other version's are .venv-<version> and .venv-<version>-min.
 #
 # numpy.i is fetched by python/get_numpy_i.py (cached under ~/.cache/ezalloc).
 
@@ -24,6 +33,10 @@ VENV_MIN ?= .venv-min
 VENV_MIN_PY := $(VENV_MIN)/bin/python
 PIP_QUIET := --disable-pip-version-check -q
 WHEEL_DIR := target/wheels
+# The Python versions the suite runs on and wheels are built for (the
+# classifiers and requires-python of pyproject.toml say the same).
+PY_VERSIONS ?= 3.11 3.12 3.13
+DOCS_DIR := target/docs
 
 # What the package is built from: when none of these changed, py-build
 # reuses the installed package.
@@ -34,7 +47,8 @@ PY_SOURCES := setup.py pyproject.toml MANIFEST.in python/get_numpy_i.py \
 	include/ezalloc.h include/crop.h include/ezalloc_nd.h \
 	Cargo.toml Cargo.lock build.rs $(wildcard src/*.rs src/*/*.rs)
 
-.PHONY: py-env py-build py-test py-test-min py-demo wheel sdist py-clean
+.PHONY: py-env py-build py-test py-test-one py-test-min py-typecheck docs py-demo wheel \
+	wheel-one sdist py-clean
 
 py-env: $(VENV)/.ezalloc-py-env
 
@@ -83,13 +97,30 @@ PY_TEST_CMD = cd python_tests && $(abspath $(1))/bin/python -c \
 	'| numpy', numpy.__version__, '| python', sys.version.split()[0])" && \
 	$(abspath $(1))/bin/python -m pytest -q
 
-py-test: py-build
+# One sub-make per interpreter found, with its venvs: $(1) is the target,
+# run as `$(MAKE) $(1) PYTHON=<interpreter> VENV=<venv> VENV_MIN=<venv>-min`.
+# The interpreter of the same version as $(PYTHON) uses .venv and .venv-min.
+define per_python
+	@found=$$(sh python/find_pythons.sh $(PY_VERSIONS)) || exit 1; \
+	if [ -z "$$found" ]; then echo "*** NOTICE: none of Python $(PY_VERSIONS) found: $(1) SKIPPED ***"; exit 0; fi; \
+	default=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	echo "$$found" | while read v py; do \
+	  if [ "$$v" = "$$default" ]; then venv=$(VENV); else venv=$(VENV)-$$v; fi; \
+	  echo "== Python $$v ($$py): make $(1) VENV=$$venv"; \
+	  $(MAKE) --no-print-directory $(1) PYTHON="$$py" VENV="$$venv" VENV_MIN="$$venv-min" || exit 1; \
+	done
+endef
+
+py-test: failmalloc-preload
+	$(call per_python,py-test-one)
+
+py-test-one: py-build failmalloc-preload
 	@$(abspath $(VENV)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, built with SWIG/p'
 	$(call PY_TEST_CMD,$(VENV))
 	$(MAKE) --no-print-directory py-test-min
 
 # Lowest numpy and SWIG: the package built from source there, then the wheel
-# built in .venv (newest numpy and SWIG) installed there, as a user with the
+# built in $(VENV) (newest numpy and SWIG) installed there, as a user with the
 # lowest numpy would get it.
 py-test-min: $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built py-build failmalloc-preload
 	$(call py_install,$(VENV_MIN),$(VENV_MIN))
@@ -99,16 +130,42 @@ py-test-min: $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built py-build failmalloc-prelo
 	@echo "== pytest, the wheel built in $(VENV) (its numpy and SWIG)"
 	$(call PY_TEST_CMD,$(VENV_MIN))
 
+# Docs and type checks: the development venv, with python/requirements-dev.txt.
+$(VENV)/.ezalloc-dev-env: python/requirements-dev.txt $(VENV)/.ezalloc-py-env
+	$(VENV_PY) -m pip install $(PIP_QUIET) -r $<
+	touch $@
+
+# stubtest compares the stubs with the installed package; run from
+# python_tests/ so that nothing from the source tree shadows it.
+py-typecheck: py-build $(VENV)/.ezalloc-dev-env
+	cd python_tests && $(abspath $(VENV_PY)) -m mypy.stubtest ezalloc
+	cd python_tests && $(abspath $(VENV_PY)) -m mypy --strict --no-incremental typed_usage.py
+	cd python_tests && $(abspath $(VENV_PY)) typed_usage.py
+
+# The package's docstrings through autodoc, so the installed package.
+docs: py-build $(VENV)/.ezalloc-dev-env
+	rm -rf $(DOCS_DIR)
+	$(VENV_PY) -m sphinx -W --keep-going -q -b html docs $(DOCS_DIR)/html
+	@echo "docs: $(DOCS_DIR)/html/index.html"
+
 py-demo: py-build
 	$(abspath $(VENV_PY)) examples/demo.py
 
-# A manylinux wheel: built in .venv, repaired and checked by auditwheel.
-wheel: py-env lib
-	rm -rf $(WHEEL_DIR)/raw dist/*.whl && mkdir -p $(WHEEL_DIR)/raw dist
+# Manylinux wheels, one per Python of PY_VERSIONS found: each built in its
+# venv, repaired and checked by auditwheel.
+wheel: lib
+	rm -rf dist/*.whl && mkdir -p dist
+	$(call per_python,wheel-one)
+	@ls dist/*.whl
+
+wheel-one: py-env lib
+	rm -rf $(WHEEL_DIR)/raw-$(notdir $(VENV)) && mkdir -p $(WHEEL_DIR)/raw-$(notdir $(VENV)) dist
 	SWIG=$(abspath $(VENV))/bin/swig $(VENV_PY) -m build --wheel --no-isolation \
-	  --outdir $(WHEEL_DIR)/raw .
-	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/auditwheel repair -w dist $(WHEEL_DIR)/raw/ezalloc-*.whl
-	$(VENV)/bin/auditwheel show dist/ezalloc-*.whl
+	  --outdir $(WHEEL_DIR)/raw-$(notdir $(VENV)) .
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/auditwheel repair -w dist \
+	  $(WHEEL_DIR)/raw-$(notdir $(VENV))/ezalloc-*.whl
+	$(VENV)/bin/auditwheel show dist/ezalloc-*-$$($(VENV_PY) -c \
+	  'import sys; print("cp%d%d" % sys.version_info[:2])')-*.whl
 
 sdist: py-env
 	rm -f dist/ezalloc-*.tar.gz
@@ -116,5 +173,5 @@ sdist: py-env
 
 # Build outputs only; the venvs and the cached numpy.i stay.
 py-clean:
-	rm -rf build dist $(WHEEL_DIR) python/*.egg-info python/ezalloc/_version.py \
-	  $(VENV)/.ezalloc-installed
+	rm -rf build dist $(WHEEL_DIR) $(DOCS_DIR) python/*.egg-info python/ezalloc/_version.py \
+	  $(VENV)/.ezalloc-installed $(VENV)-3.*/.ezalloc-installed

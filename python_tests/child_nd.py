@@ -12,7 +12,8 @@ import sys
 import numpy as np
 
 import ezalloc
-from child_reliability import FailMalloc, expect_memory_error, fail_each_size, malloc_in_use
+from child_reliability import (FailMalloc, expect_memory_error, fail_each_size, malloc_in_use,
+                               object_malloc_size)
 
 # A block size nothing else asks for: a 37 x 53 window of float64
 # (15,688 bytes).
@@ -86,7 +87,7 @@ def failmalloc_wrap():
     key = np.s_[10:2058, 20:2068]               # 2048 x 2048 x 4 = 16 MiB
     want = a[key].copy()
     probe = ezalloc.crop(a, np.s_[:1, :1])
-    reached = {np.ndarray.__basicsize__, type(probe.base).__basicsize__}
+    reached = {object_malloc_size(np.ndarray), object_malloc_size(type(probe.base))}
     del probe
     def same(result, size):
         assert np.array_equal(result, want), size

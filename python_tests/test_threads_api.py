@@ -38,7 +38,22 @@ def test_bad_values_change_nothing(restore_threads):
         ezalloc.set_threads(-1)
     with pytest.raises(TypeError):
         ezalloc.set_threads(1.5)
+    for flag in (True, False, np.True_):
+        with pytest.raises(TypeError, match="bool"):
+            ezalloc.set_threads(flag)
     assert ezalloc.get_threads() == 2
+
+
+def test_values_above_the_cap_set_the_cap(restore_threads):
+    # Whatever the CPUs: the setting is capped at MAX_THREADS, not at them.
+    assert ezalloc.threads.MAX_THREADS == 64
+    ezalloc.set_threads(3)
+    for n in (65, 10**3, 2**31, 10**20, np.uint64(2**64 - 1)):
+        ezalloc.set_threads(n)
+        assert ezalloc.get_threads() == 64
+        ezalloc.set_threads(3)
+    assert ezalloc.set_threads(64) == 3
+    assert ezalloc.get_threads() == 64
 
 
 def test_the_setting_reaches_both_front_ends(restore_threads):

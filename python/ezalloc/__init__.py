@@ -48,6 +48,11 @@ def get_include():
     return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
 
 
+def __dir__():
+    # recipe_ctypes is imported lazily, but is listed all the same.
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name):
     # The ctypes front end is imported on first use.
     if name == "recipe_ctypes":

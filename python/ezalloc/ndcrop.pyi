@@ -4,6 +4,6 @@ from typing import Any
 
 import numpy as np
 
-from . import _Key
+from . import _DType, _Key
 
-def crop(a: np.ndarray[Any, np.dtype[Any]], key: _Key, /) -> np.ndarray[Any, np.dtype[Any]]: ...
+def crop(a: np.ndarray[Any, _DType], key: _Key, /) -> np.ndarray[tuple[int, ...], _DType]: ...

@@ -5,6 +5,8 @@ from typing import SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["alloc_managed", "alloc_leaking", "crop", "LIBRARY_PATH"]
+
 LIBRARY_PATH: str
 
 def alloc_managed(ni: SupportsIndex) -> np.ndarray[tuple[int], np.dtype[np.intc]]: ...

@@ -9,6 +9,9 @@ available to the process (affinity and cgroup quota, at most 8).
     ezalloc.set_threads(1)       # returns the previous setting
     ezalloc.set_threads(0)       # back to the default
 
+The setting is capped at MAX_THREADS (64): set_threads(n) with a larger n
+sets 64, whatever the number of CPUs (it is not limited to them).
+
 threadpoolctl sees the library too (user_api "ezalloc"), when threadpoolctl
 is installed: `with threadpool_limits(1): ...` holds ezalloc's copies on the
 calling thread as well as BLAS's.
@@ -37,14 +40,26 @@ MAX_THREADS = 64
 
 def get_threads():
     """The number of threads (the calling thread included) that a copy of
-    8 MiB or more uses: the value given to set_threads(), else the default."""
+    8 MiB or more uses, 1 to 64: the value given to set_threads(), else the
+    default."""
     return _functions()[1]()
 
 
 def set_threads(n):
-    """Sets the number of threads large copies use and returns the previous
-    setting. n >= 1 sets it (values above 64 count as 64); n == 0 returns to
-    the default. ValueError for n < 0, TypeError for a non-integer."""
+    """Sets the number of threads (the calling thread included) that copies
+    of 8 MiB or more use, for every thread of the process from the next call
+    on, and returns the previous setting.
+
+    n >= 1 sets n, capped at MAX_THREADS (64): any larger n, however large,
+    sets 64, even on a machine with fewer CPUs (the setting is not limited to
+    the CPUs; get_threads() then returns 64). n == 0 returns to the default
+    (EZALLOC_THREADS at load time, else the available CPUs, at most 8).
+
+    ValueError for n < 0; TypeError for a bool or anything that is not an
+    integer (an int, a numpy integer or any object with __index__). Nothing
+    changes when an error is raised."""
+    if isinstance(n, bool):
+        raise TypeError("set_threads: n must be an integer, not bool")
     n = operator.index(n)
     if n < 0:
         raise ValueError(f"set_threads: n must be >= 0, got {n}")

@@ -1,0 +1,39 @@
+"""The package's namespace: __all__, dir() and the lazily imported ctypes
+front end."""
+
+import subprocess
+import sys
+
+import ezalloc
+
+
+def test_all_names_exist_and_dir_lists_them():
+    assert set(ezalloc.__all__) == {"__version__", "crop", "recipe", "recipe_ctypes",
+                                    "get_threads", "set_threads"}
+    listed = dir(ezalloc)
+    assert listed == sorted(listed)
+    for name in ezalloc.__all__:
+        assert name in listed
+        assert getattr(ezalloc, name) is not None
+
+
+def test_dir_lists_recipe_ctypes_before_its_import():
+    # In a fresh interpreter: recipe_ctypes is imported on first use only,
+    # and dir() lists it before that.
+    code = ("import sys, ezalloc; "
+            "assert 'ezalloc.recipe_ctypes' not in sys.modules; "
+            "assert 'recipe_ctypes' in dir(ezalloc); "
+            "assert 'ezalloc.recipe_ctypes' not in sys.modules; "
+            "from ezalloc import *; "
+            "assert recipe_ctypes.crop is not None; "
+            "assert callable(crop) and callable(set_threads)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute():
+    try:
+        ezalloc.no_such_name
+    except AttributeError as e:
+        assert "no_such_name" in str(e)
+    else:
+        raise AssertionError("no AttributeError")
