@@ -8,6 +8,9 @@ compiles.
   libezalloc.so.0 and run;
 - ```swig blocks go through `swig -python` (with ezalloc.get_include() on
   the include path, where the package has it), which must accept them;
+- a block whose first line names a file (`/* mylib.h */`, `# setup.py`) is
+  also written under that name beside the later blocks of its page, so
+  that an interface file can include the header shown before it;
 - blocks in any other language of NOT_RUN (shell sessions, output, text)
   are not run. A block tagged with a language in none of these lists fails
   the test, so that no block escapes by a new tag.
@@ -57,8 +60,21 @@ def blocks(page):
     return found
 
 
-CASES = [pytest.param(lang, text, id=f"{page.relative_to(ROOT)}:{line}:{lang or 'untagged'}")
-         for page in PAGES for lang, line, text in blocks(page)]
+NAMED = re.compile(r"^(?:/\*|#|//)\s*(?P<name>[\w.-]+\.\w+)\s*(?:\*/)?\s*$")
+
+
+def cases(page):
+    """One test per block, with the named blocks that precede it."""
+    named = {}
+    for lang, line, text in blocks(page):
+        yield pytest.param(lang, text, dict(named),
+                           id=f"{page.relative_to(ROOT)}:{line}:{lang or 'untagged'}")
+        m = NAMED.match(text.split("\n", 1)[0])
+        if m:
+            named[m["name"]] = text
+
+
+CASES = [case for page in PAGES for case in cases(page)]
 
 
 def test_the_pages_have_blocks_of_each_kind():
@@ -66,8 +82,10 @@ def test_the_pages_have_blocks_of_each_kind():
     assert {RUN, COMPILE} <= langs, langs
 
 
-@pytest.mark.parametrize("lang, text", CASES)
-def test_code_block(lang, text, tmp_path):
+@pytest.mark.parametrize("lang, text, files", CASES)
+def test_code_block(lang, text, files, tmp_path):
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
     if lang == RUN:
         run_python(text, tmp_path)
     elif lang == COMPILE:

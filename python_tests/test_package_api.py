@@ -8,8 +8,8 @@ import ezalloc
 
 
 def test_all_names_exist_and_dir_lists_them():
-    assert set(ezalloc.__all__) == {"__version__", "crop", "recipe", "recipe_ctypes",
-                                    "get_threads", "set_threads"}
+    assert set(ezalloc.__all__) == {"__version__", "crop", "get_include", "recipe",
+                                    "recipe_ctypes", "get_threads", "set_threads"}
     listed = dir(ezalloc)
     assert listed == sorted(listed)
     for name in ezalloc.__all__:
