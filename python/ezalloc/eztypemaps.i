@@ -30,29 +30,20 @@
     import_array();
 %}
 
-%{
-/* The exception type for an errno value set by the library. */
-static PyObject *ez_exception_for(int err)
-{
-    switch (err) {
-    case ENOMEM: return PyExc_MemoryError;
-    case EPERM:  return PyExc_IndexError;
-    case EINVAL: return PyExc_ValueError;
-    default:     return PyExc_Exception;
-    }
-}
+%include "ezerrno.i"
 
+%{
 /* Raises the exception for an errno value that has no more specific
- * message: EINVAL and anything unexpected. */
+ * message: EINVAL and anything unexpected (ezerrno.i: an OSError too, with
+ * .errno). */
 static void ez_raise_errno(int err, const char *func)
 {
     if (err == EINVAL)
-        PyErr_Format(PyExc_ValueError,
-                     "%s: invalid argument (EINVAL: a NULL or misaligned pointer reached the library)",
-                     func);
+        ez_raise_errno_format(err,
+                              "%s: invalid argument (EINVAL: a NULL or misaligned pointer "
+                              "reached the library)", func);
     else
-        PyErr_Format(ez_exception_for(err), "%s: failed with errno %d (%s)",
-                     func, err, strerror(err));
+        ez_raise_errno_format(err, "%s: failed with errno %d (%s)", func, err, strerror(err));
 }
 
 /* Converts any integer (anything with __index__) to a C int. */
