@@ -184,6 +184,24 @@ def dtype_and_shape():
         same_as_numpy(make, mutate, key)
 
 
+def resize_in_index():
+    """__index__ reallocates a's buffer (resize with refcheck=False, to a
+    smaller and to a larger size, both past glibc's mmap threshold, so that
+    the old block is unmapped): the copy reads the new buffer only."""
+    def make():
+        return np.arange(300_000, dtype=np.int64).reshape(600, 500).copy()
+
+    def shrink(b):
+        b.resize((20, 30), refcheck=False)
+
+    def grow(b):
+        b.resize((700, 500), refcheck=False)
+    for mutate in (shrink, grow):
+        for key in [(slice(I(1), None), slice(None, None, 2)), (I(5), Ellipsis),
+                    (slice(None, I(650)), 3), (I(599),)]:
+            same_as_numpy(make, mutate, key)
+
+
 def dtype_to_refused():
     """__index__ views a as a dtype crop refuses (here a 0-size dtype:
     accepted), or makes a a masked array: TypeError, nothing read."""
@@ -322,7 +340,7 @@ def recipe_transpose_in_place():
 
 
 SINGLE_SHOT = [dtype_freed, dtype_narrower, dtype_wider, reshape_fewer_axes, reshape_more_axes,
-               strides_change, dtype_and_shape, dtype_to_refused, zero_itemsize,
+               strides_change, dtype_and_shape, resize_in_index, dtype_to_refused, zero_itemsize,
                recipe_resize_smaller, recipe_resize_larger, recipe_dtype_change,
                recipe_transpose_in_place]
 THREADS = [thread_dtype_swap, thread_reshape]

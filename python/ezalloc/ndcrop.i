@@ -245,9 +245,8 @@ static int ez_check_subclass(PyObject *obj)
     if (name != NULL)
         PyErr_Format(PyExc_TypeError,
                      "crop: an array of type '%S.%S' is refused: the type overrides ndarray's "
-                     "indexing (__getitem__), which crop would bypass (a mask, a matrix's "
-                     "shape or a record view would be lost); to copy the plain ndarray's "
-                     "items, crop np.asarray(a)", module, name);
+                     "indexing (__getitem__), which crop would bypass; to copy the plain "
+                     "ndarray's items, crop np.asarray(a)", module, name);
     Py_XDECREF(module);
     Py_XDECREF(name);
     return -1;
