@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import errno_class as _errno_class, errno_error as _errno_error
+# (absolute: the module also works as a standalone copy beside a library)
+from ezalloc._errors import errno_class as _errno_class, errno_error as _errno_error
 
 __all__ = ["alloc_managed", "alloc_leaking", "crop", "LIBRARY_PATH"]
 
