@@ -203,8 +203,8 @@ def resize_in_index():
 
 
 def dtype_to_refused():
-    """__index__ views a as a dtype crop refuses (here a 0-size dtype:
-    accepted), or makes a a masked array: TypeError, nothing read."""
+    """__index__ makes a (a plain subclass, accepted) a masked array: the
+    type is checked again after the key, TypeError, nothing read."""
     class Plain(np.ndarray):
         pass
     a = np.arange(8.0).view(Plain)

@@ -19,7 +19,7 @@ from hypothesis import given, settings, strategies as st
 import childproc
 import ezalloc
 
-from child_mutation import SINGLE_SHOT, THREADS, Mutates
+from child_mutation import SINGLE_SHOT, THREADS, Mutates, bind, numpy_after
 
 
 @pytest.mark.parametrize("scenario", [f.__name__ for f in SINGLE_SHOT + THREADS])
@@ -221,7 +221,6 @@ def test_property_mutating_index_equals_numpy_on_the_changed_array(case):
     """The crop equals numpy's a[key].copy() on the array changed as the
     key's __index__ changed it (both read the integers' values first), or
     both refuse the key."""
-    from child_mutation import numpy_after, bind
     make, label, mutate, key = case
     try:
         mutate(make())
