@@ -45,15 +45,16 @@ def failmalloc_so():
     return _built[0]
 
 
-def run(script, *args, preload=False, env=None, timeout=120):
+def run(script, *args, preload=False, env=None, timeout=120, wrapper=()):
     """Runs `python <this directory>/<script> args...` and returns the
-    CompletedProcess (text output). preload: with LD_PRELOAD=libfailmalloc.so."""
+    CompletedProcess (text output). preload: with LD_PRELOAD=libfailmalloc.so.
+    wrapper: a command line the interpreter runs under (valgrind)."""
     child_env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                      PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
     if preload:
         child_env["LD_PRELOAD"] = failmalloc_so()
     child_env.update(env or {})
-    return subprocess.run([sys.executable, str(HERE / script), *map(str, args)],
+    return subprocess.run([*wrapper, sys.executable, str(HERE / script), *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=child_env)
 
 

@@ -107,7 +107,9 @@ def worker(k, barrier, tally, kept, errors):
                            lambda: fe.crop(mine, 0, 1, 0, str(k)))
                 else:
                     expect(TypeError,
-                           "crop: expected an array of dtype intc (C int, int32), got dtype int64",
+                           "crop: expected an array of dtype intc (C int, int32), got dtype int64; "
+                           "ezalloc.crop(a, np.s_[d1_0:d1_1, d2_0:d2_1]) copies windows of any "
+                           "such dtype",
                            lambda: fe.crop(mine.astype(np.int64), 0, 1, 0, 1))
             elif kind == "overflow":
                 big = 2 ** 31 + 1000 * k + i

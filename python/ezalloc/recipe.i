@@ -65,9 +65,8 @@ Arrays they return own their malloc'd block (except alloc_leaking's)."
 static void ez_raise_alloc(int err, const char *func, int ni)
 {
     if (err == ENOMEM)
-        PyErr_Format(PyExc_MemoryError,
-                     "%s(%d): malloc of %zu bytes failed (ENOMEM)",
-                     func, ni, (size_t)ni * sizeof(int));
+        ez_raise_errno_format(err, "%s(%d): malloc of %zu bytes failed (ENOMEM)",
+                              func, ni, (size_t)ni * sizeof(int));
     else
         ez_raise_errno(err, func);
 }
@@ -143,11 +142,15 @@ static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
     PyArrayObject *out = NULL;
 
     if (PyArray_Check(obj)) {
-        if (!PyArray_EquivTypes(PyArray_DESCR((PyArrayObject *)obj), intc)) {
+        PyArray_Descr *descr = PyArray_DESCR((PyArrayObject *)obj);
+        if (!PyArray_EquivTypes(descr, intc)) {
+            /* ezalloc.crop copies windows of the dtypes it accepts. */
+            int copyable = !PyDataType_REFCHK(descr) && descr->type_num < NPY_NTYPES_LEGACY;
             PyErr_Format(PyExc_TypeError,
-                         "%s: expected an array of dtype intc (C int, %S), got dtype %S",
-                         func, (PyObject *)intc,
-                         (PyObject *)PyArray_DESCR((PyArrayObject *)obj));
+                         "%s: expected an array of dtype intc (C int, %S), got dtype %S%s",
+                         func, (PyObject *)intc, (PyObject *)descr,
+                         copyable ? "; ezalloc.crop(a, np.s_[d1_0:d1_1, d2_0:d2_1]) copies "
+                                    "windows of any such dtype" : "");
             goto done;
         }
         Py_INCREF(obj);
@@ -205,26 +208,33 @@ static void ez_raise_crop(int err, int dim1, int dim2,
                           int d1_0, int d1_1, int d2_0, int d2_1)
 {
     if (err == EPERM)
-        PyErr_Format(PyExc_IndexError,
-                     "crop: window [%d:%d, %d:%d] does not fit an array of shape (%d, %d): "
-                     "need 0 <= d1_0 <= d1_1 < %d and 0 <= d2_0 <= d2_1 < %d",
-                     d1_0, d1_1, d2_0, d2_1, dim1, dim2, dim1, dim2);
+        ez_raise_errno_format(err,
+                              "crop: window [%d:%d, %d:%d] does not fit an array of shape "
+                              "(%d, %d): need 0 <= d1_0 <= d1_1 < %d and 0 <= d2_0 <= d2_1 < %d",
+                              d1_0, d1_1, d2_0, d2_1, dim1, dim2, dim1, dim2);
     else if (err == ENOMEM)
-        PyErr_Format(PyExc_MemoryError,
-                     "crop: malloc of a %d x %d int block failed (ENOMEM)",
-                     d1_1 - d1_0, d2_1 - d2_0);
+        ez_raise_errno_format(err, "crop: malloc of a %d x %d int block failed (ENOMEM)",
+                              d1_1 - d1_0, d2_1 - d2_0);
     else
         ez_raise_errno(err, "crop");
 }
 %}
 
-%typemap(in) (int *arr_in, int dim1, int dim2) (PyArrayObject *in_array = NULL)
+/* The array is converted, and its data and shape read, in the check
+ * typemap, which SWIG runs after the `in` typemaps of every argument: the
+ * integer arguments' __index__ (Python code, which may change the array)
+ * has run by then. `in_array` holds the array until the call returned. */
+%typemap(in) (int *arr_in, int dim1, int dim2) (PyObject *in_object = NULL, PyArrayObject *in_array = NULL)
 {
-    in_array = ez_intc_matrix($input, "$symname");
-    if (in_array == NULL) SWIG_fail;
-    $1 = (int *)PyArray_DATA(in_array);
-    $2 = (int)PyArray_DIM(in_array, 0);
-    $3 = (int)PyArray_DIM(in_array, 1);
+    in_object = $input;    /* borrowed: the argument tuple holds it */
+}
+%typemap(check) (int *arr_in, int dim1, int dim2)
+{
+    in_array$argnum = ez_intc_matrix(in_object$argnum, "$symname");
+    if (in_array$argnum == NULL) SWIG_fail;
+    $1 = (int *)PyArray_DATA(in_array$argnum);
+    $2 = (int)PyArray_DIM(in_array$argnum, 0);
+    $3 = (int)PyArray_DIM(in_array$argnum, 1);
 }
 %typemap(freearg) (int *arr_in, int dim1, int dim2)
 {

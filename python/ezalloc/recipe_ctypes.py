@@ -10,8 +10,9 @@ library allocated; their base is a small owner object that releases the block
 through ezalloc_free() exactly once, when the last array or view that refers
 to it is gone. alloc_leaking() returns a view that nothing frees (it exists
 to demonstrate the leak). Errors: MemoryError (ENOMEM), IndexError (EPERM),
-ValueError (EINVAL), Exception (any other errno), TypeError / OverflowError
-for bad arguments.
+ValueError (EINVAL), OSError (any other errno), each also an OSError whose
+.errno is the library's value (the classes of ezalloc.recipe); TypeError /
+OverflowError for bad arguments.
 
 The shared library loaded is, in this order: the one shipped inside the
 package (libezalloc.so.0 beside this module), else $EZALLOC_LIB, else an
@@ -28,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+# (absolute: the module also works as a standalone copy beside a library)
+from ezalloc._errors import errno_class as _errno_class, errno_error as _errno_error
+
 __all__ = ["alloc_managed", "alloc_leaking", "crop", "LIBRARY_PATH"]
 
 _LIB_NAME = "libezalloc.so"
@@ -36,6 +40,9 @@ _INT_MAX = 2 ** 31 - 1
 _INTC = np.dtype(np.intc)
 _TYPESTR = _INTC.str
 _INT_SIZE = _INTC.itemsize
+# numpy's legacy type numbers (NPY_NTYPES_LEGACY): new-style dtypes such as
+# StringDType come after them
+_NTYPES_LEGACY = 24
 
 
 def _find_library():
@@ -153,12 +160,16 @@ def _reraise_memory_error(error, func):
     raise error
 
 
+def _errno_exception(err, message):
+    """The exception for the library's errno value `err` (ezalloc._errors)."""
+    return _errno_error(_errno_class(err), message, err)
+
+
 def _raise_errno(err, func):
     if err == _errno.EINVAL:
-        raise ValueError(f"{func}: invalid argument (EINVAL: a NULL or misaligned "
-                         "pointer reached the library)")
-    exc = MemoryError if err == _errno.ENOMEM else IndexError if err == _errno.EPERM else Exception
-    raise exc(f"{func}: failed with errno {err} ({os.strerror(err)})")
+        raise _errno_exception(err, f"{func}: invalid argument (EINVAL: a NULL or misaligned "
+                                    "pointer reached the library)")
+    raise _errno_exception(err, f"{func}: failed with errno {err} ({os.strerror(err)})")
 
 
 def _alloc_block(ni, func):
@@ -174,8 +185,8 @@ def _alloc_block(ni, func):
     err = _get_errno()
     if err:
         if err == _errno.ENOMEM:
-            raise MemoryError(f"{func}({ni}): malloc of {(ni * _INT_SIZE) % 2 ** 64} bytes "
-                              "failed (ENOMEM)")
+            raise _errno_exception(err, f"{func}({ni}): malloc of {(ni * _INT_SIZE) % 2 ** 64} "
+                                        "bytes failed (ENOMEM)")
         _raise_errno(err, func)
     return block, n
 
@@ -205,11 +216,20 @@ def _address(a):
 
 
 def _intc_matrix(a):
-    """`a` as an aligned C-contiguous 2-D intc array; like the SWIG typemap."""
+    """`a` as an aligned C-contiguous 2-D intc array; like the SWIG typemap.
+    A subclass is seen as a base-class view (np.asarray), so that what is
+    read is ndarray's own dtype, shape and flags, not a subclass's
+    properties."""
     if isinstance(a, np.ndarray):
+        if type(a) is not np.ndarray:
+            a = np.asarray(a)
         if a.dtype != _INTC:
+            # ezalloc.crop copies windows of the dtypes it accepts
+            hint = ("; ezalloc.crop(a, np.s_[d1_0:d1_1, d2_0:d2_1]) copies windows of any "
+                    "such dtype" if not a.dtype.hasobject and a.dtype.num < _NTYPES_LEGACY
+                    else "")
             raise TypeError(f"crop: expected an array of dtype intc (C int, {_INTC}), "
-                            f"got dtype {a.dtype}")
+                            f"got dtype {a.dtype}{hint}")
     else:
         a = np.asarray(a)
         if a.dtype != _INTC and a.size:
@@ -236,8 +256,10 @@ def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
     numpy.intc (any layout) or a nested list of integers that fit in a C int.
     IndexError unless 0 <= d1_0 <= d1_1 < a.shape[0] and
     0 <= d2_0 <= d2_1 < a.shape[1]."""
-    a, dim1, dim2 = _intc_matrix(arr_in)
-    # Plain ints in range skip the conversion call (it is per-call overhead).
+    # The integers first: their __index__ (Python code) may change the
+    # array, whose dtype, shape and address are read after it, just before
+    # the call. Plain ints in range skip the conversion call (it is per-call
+    # overhead).
     if type(d1_0) is not int or not _INT_MIN <= d1_0 <= _INT_MAX:
         d1_0 = _as_int(d1_0, "crop", "d1_0")
     if type(d1_1) is not int or not _INT_MIN <= d1_1 <= _INT_MAX:
@@ -246,6 +268,7 @@ def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
         d2_0 = _as_int(d2_0, "crop", "d2_0")
     if type(d2_1) is not int or not _INT_MIN <= d2_1 <= _INT_MAX:
         d2_1 = _as_int(d2_1, "crop", "d2_1")
+    a, dim1, dim2 = _intc_matrix(arr_in)
     block = _c_void_p()
     rows = _c_int()
     cols = _c_int()
@@ -257,12 +280,12 @@ def crop(arr_in, d1_0, d1_1, d2_0, d2_1):
     err = _get_errno()
     if err:
         if err == _errno.EPERM:
-            raise IndexError(
+            raise _errno_exception(err, (
                 f"crop: window [{d1_0}:{d1_1}, {d2_0}:{d2_1}] does not fit an array of "
                 f"shape ({dim1}, {dim2}): need 0 <= d1_0 <= d1_1 < {dim1} and "
-                f"0 <= d2_0 <= d2_1 < {dim2}")
+                f"0 <= d2_0 <= d2_1 < {dim2}"))
         if err == _errno.ENOMEM:
-            raise MemoryError(f"crop: malloc of a {d1_1 - d1_0} x {d2_1 - d2_0} int "
-                              "block failed (ENOMEM)")
+            raise _errno_exception(err, f"crop: malloc of a {d1_1 - d1_0} x {d2_1 - d2_0} int "
+                                        "block failed (ENOMEM)")
         _raise_errno(err, "crop")
     return _own(block, rows, cols)
