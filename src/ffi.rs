@@ -68,7 +68,7 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
         window::alloc_block(ni)
     });
     let (block, len) = match result {
-        Ok(block) => (block.into_raw(), ni),
+        Ok(block) => (block.into_raw().cast(), ni),
         Err(Error::NoMem) => (ptr::null_mut(), ni),
         Err(_) => (ptr::null_mut(), 0),
     };
@@ -167,11 +167,11 @@ pub unsafe extern "C" fn crop(
         // window's span `start..start + len` lies within them.
         let src = unsafe { std::slice::from_raw_parts(arr_in.add(start), len) };
         let (rows, cols) = (checked.rows as usize, checked.cols as usize);
-        nd::copy_window_c_int(src, dim2 as usize, rows, cols, block.as_uninit_mut())?;
+        nd::copy_window_c_int(src, dim2 as usize, rows, cols, block.as_uninit_mut_of())?;
         Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {
-        Ok(block) => (block.into_raw(), shape),
+        Ok(block) => (block.into_raw().cast(), shape),
         Err(Error::NoMem) => (ptr::null_mut(), shape),
         Err(_) => (ptr::null_mut(), empty),
     };

@@ -200,6 +200,20 @@ pub fn panic_in_helpers_for_tests(on: bool) {
     PANIC_IN_HELPERS.set(on);
 }
 
+/// Runs `f`; `false` if it panicked (the panic is caught, and its payload
+/// dropped, or leaked if dropping it panics too).
+fn run_caught(f: impl FnOnce()) -> bool {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(()) => true,
+        Err(payload) => {
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                std::mem::forget(again);
+            }
+            false
+        }
+    }
+}
+
 /// What the calling thread and its helpers share during [`run_parts`].
 struct Shared<'a> {
     next: AtomicUsize,
@@ -222,18 +236,14 @@ impl Shared<'_> {
             else {
                 return;
             };
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let done = run_caught(|| {
                 if helper && self.panic_in_helpers {
                     panic!("ezalloc test hook: a part panics on a helper thread");
                 }
                 (self.work)(i)
-            }));
-            if let Err(payload) = outcome {
+            });
+            if !done {
                 self.panicked.store(true, Ordering::Relaxed);
-                // Dropping the payload may itself panic; then leak it.
-                if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                    std::mem::forget(again);
-                }
             }
         }
     }
@@ -306,6 +316,15 @@ impl Drop for SignalsBlocked {
 /// Helpers start with every blockable signal blocked, and the calling thread
 /// cannot be cancelled during the call.
 pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) -> Result<(), Error> {
+    if threads <= 1 || parts <= 1 {
+        // The calling thread alone: no thread machinery at all.
+        for i in 0..parts {
+            if !run_caught(|| work(i)) {
+                return Err(Error::Internal);
+            }
+        }
+        return Ok(());
+    }
     let _no_cancel = NoCancel::new();
     let shared = Shared {
         next: AtomicUsize::new(0),

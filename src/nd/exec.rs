@@ -3,7 +3,7 @@
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use super::{Checked, MAX_DIMS, run_parts};
+use super::{Checked, run_parts};
 use crate::Error;
 
 /// Outputs of at least this size are written with streaming stores, which
@@ -38,15 +38,28 @@ enum Kernel {
 }
 
 /// A copy after normalisation: axes in output order, with no length-1 axis
-/// and no two neighbours whose input strides chain.
+/// and no two neighbours whose input strides chain; at most `N` axes.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Plan {
+pub(super) struct Plan<const N: usize> {
     n: usize,
-    len: [usize; MAX_DIMS],
+    len: [usize; N],
     /// Input byte strides.
-    src: [isize; MAX_DIMS],
+    src: [isize; N],
     /// Output byte strides (C-contiguous).
-    dst: [usize; MAX_DIMS],
+    dst: [usize; N],
+    itemsize: usize,
+    kernel: Kernel,
+    stream: bool,
+}
+
+/// A [`Plan`] seen through slices of its `n` axes: the copy itself, one
+/// piece of code whatever the plan's capacity.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct View<'a> {
+    n: usize,
+    len: &'a [usize],
+    src: &'a [isize],
+    dst: &'a [usize],
     itemsize: usize,
     kernel: Kernel,
     stream: bool,
@@ -74,14 +87,14 @@ fn tile_shape(itemsize: usize, lb: usize) -> (usize, usize) {
     )
 }
 
-impl Plan {
+impl<const N: usize> Plan<N> {
     /// Normalises a non-empty checked window.
-    pub(super) fn new(c: &Checked) -> Plan {
+    pub(super) fn new(c: &Checked<N>) -> Plan<N> {
         let mut p = Plan {
             n: 0,
-            len: [0; MAX_DIMS],
-            src: [0; MAX_DIMS],
-            dst: [0; MAX_DIMS],
+            len: [0; N],
+            src: [0; N],
+            dst: [0; N],
             itemsize: c.itemsize,
             kernel: Kernel::Run,
             stream: false,
@@ -156,6 +169,21 @@ impl Plan {
         p
     }
 
+    /// The plan's axes, as slices.
+    pub(super) fn view(&self) -> View<'_> {
+        View {
+            n: self.n,
+            len: &self.len[..self.n],
+            src: &self.src[..self.n],
+            dst: &self.dst[..self.n],
+            itemsize: self.itemsize,
+            kernel: self.kernel,
+            stream: self.stream,
+        }
+    }
+}
+
+impl View<'_> {
     /// Copies the window into `dst`, its parts along the outermost axis
     /// spread over `threads` threads.
     ///
@@ -604,7 +632,12 @@ mod tests {
     use super::*;
     use crate::nd::{Slice, check};
 
-    fn plan(itemsize: usize, shape: &[usize], strides: Option<&[isize]>, window: &[Slice]) -> Plan {
+    fn plan(
+        itemsize: usize,
+        shape: &[usize],
+        strides: Option<&[isize]>,
+        window: &[Slice],
+    ) -> Plan<{ crate::nd::MAX_DIMS }> {
         Plan::new(&check(itemsize, shape, strides, window).expect("valid window"))
     }
 
