@@ -1,12 +1,15 @@
 /* After fork(), the child crops like the parent: large (threaded) and small
  * crops give the right contents, and the thread setting is inherited. The
- * library keeps no thread, pool or lock between calls, so this also holds
- * when the fork happens while another thread of the parent is in the
- * middle of a threaded crop: several rounds of that (not under valgrind,
- * see main). */
+ * parent's helper threads (a pool kept between large crops) do not exist in
+ * the child: it starts with one thread and starts its own helpers (the
+ * library's fork handler resets the pool there). This also holds when the
+ * fork happens while another thread of the parent is in the middle of a
+ * threaded crop, holding the pool: several rounds of that (not under
+ * valgrind, see main). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,12 +47,29 @@ static int crop_ok(int d1_0, int side)
     return same;
 }
 
-/* In the child: large and small crops, the inherited setting. Exit status
- * 0 when all is right. */
+/* The threads of this process (entries of /proc/self/task). */
+static int tasks(void)
+{
+    int n = 0;
+    struct dirent *e;
+    DIR *d = opendir("/proc/self/task");
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* In the child: one thread at first, large and small crops, the inherited
+ * setting, and its own helpers afterwards. Exit status 0 when all is
+ * right. */
 static void child(int want_threads)
 {
-    int ok = crop_ok(1, SIDE) && crop_ok(2, 10) && crop_ok(0, SIDE);
-    ok = ok && ezalloc_get_threads() == want_threads;
+    int ok = tasks() == 1;
+    ok = ok && crop_ok(1, SIDE) && crop_ok(2, 10) && crop_ok(0, SIDE);
+    ok = ok && ezalloc_get_threads() == want_threads && tasks() == want_threads;
     free(input); /* valgrind checks the child's leaks too */
     _exit(ok ? 0 : 1);
 }

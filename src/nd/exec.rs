@@ -22,6 +22,9 @@ const STAGE_BYTES: usize = 32 << 10;
 /// complex number, a pair) is copied as one element of the next axis out.
 const SHORT_RUN: usize = 16;
 
+/// Parts per thread of a copy shared with the helpers.
+const PARTS_PER_THREAD: usize = 4;
+
 /// How the innermost output axis is copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
@@ -199,13 +202,17 @@ impl View<'_> {
     ) -> Result<(), Error> {
         let len0 = self.len[0];
         // Parts are whole tiles when axis 0 is tiled, else single indices,
-        // shared out evenly: one part per thread.
+        // shared out evenly: a few parts per thread, so that a helper that
+        // wakes late still finds some left (the caller starts at once).
         let unit = match self.kernel {
             Kernel::Tiled { j: 0 } => TILE_ROWS_MAX,
             _ => 1,
         };
         let units = len0.div_ceil(unit);
-        let parts = threads.clamp(1, units.max(1));
+        let parts = match threads {
+            0 | 1 => 1,
+            t => t.saturating_mul(PARTS_PER_THREAD).min(units.max(1)),
+        };
         // i * units may exceed usize (32-bit targets): u64 holds it.
         let bound = |i: usize| {
             let first = (i as u64 * units as u64 / parts as u64) as usize;
