@@ -394,6 +394,16 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
             3 => typed::<[u8; 3]>(src, stride, dst, n),
             6 => typed::<[u8; 6]>(src, stride, dst, n),
             12 => typed::<[u8; 12]>(src, stride, dst, n),
+            // The other sizes up to 16 (byte strings, packed records):
+            // fixed-size copies too, not a memcpy call per element.
+            5 => typed::<[u8; 5]>(src, stride, dst, n),
+            7 => typed::<[u8; 7]>(src, stride, dst, n),
+            9 => typed::<[u8; 9]>(src, stride, dst, n),
+            10 => typed::<[u8; 10]>(src, stride, dst, n),
+            11 => typed::<[u8; 11]>(src, stride, dst, n),
+            13 => typed::<[u8; 13]>(src, stride, dst, n),
+            14 => typed::<[u8; 14]>(src, stride, dst, n),
+            15 => typed::<[u8; 15]>(src, stride, dst, n),
             _ => {
                 for i in 0..n {
                     ptr::copy_nonoverlapping(
