@@ -79,7 +79,7 @@ def random_case(rng):
     ndim = rng.choices([0, 1, 2, 3, 4], weights=[1, 3, 6, 5, 3])[0]
     if ndim == 0:
         a = np.zeros((), dtype)
-        return f"{dtype} 0-d", a, ()
+        return f"{dtype} 0-d [...]", a, ...
     target = math.exp(rng.uniform(math.log(KIB), math.log(64 * MIB)))
     channel = ndim >= 2 and rng.random() < 0.3
     # Output extents: the last axis a few channels for a pick, the others

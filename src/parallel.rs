@@ -111,6 +111,7 @@ fn init_default() -> usize {
 static INIT_AT_LOAD: extern "C" fn() = {
     extern "C" fn init_at_load() {
         init_default();
+        find_tsan_annotations();
     }
     init_at_load
 };
@@ -375,6 +376,39 @@ static CLOSED: AtomicBool = AtomicBool::new(false);
 /// Whether the fork handler is registered (the pool is used only then).
 static AT_FORK: AtomicU8 = AtomicU8::new(0);
 
+/// ThreadSanitizer's `__tsan_acquire` and `__tsan_release`, when the host
+/// runs under it (looked up when the library is loaded; 0 otherwise). The
+/// library itself is not instrumented, so TSan does not see the atomics
+/// that hand a job to the helpers and back; these annotations tell it,
+/// where `pthread_join` used to. No effect in any other process.
+static TSAN_ACQUIRE: AtomicUsize = AtomicUsize::new(0);
+static TSAN_RELEASE: AtomicUsize = AtomicUsize::new(0);
+
+/// Looks the annotations up (at load time, from the constructor).
+fn find_tsan_annotations() {
+    for (name, slot) in [
+        (c"__tsan_acquire", &TSAN_ACQUIRE),
+        (c"__tsan_release", &TSAN_RELEASE),
+    ] {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only
+        // looks the symbol up.
+        let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+        slot.store(f as usize, Ordering::Relaxed);
+    }
+}
+
+/// Calls the annotation in `slot`, if there is one, for `addr`.
+fn tsan_annotate(slot: &AtomicUsize, addr: *const c_void) {
+    let f = slot.load(Ordering::Relaxed);
+    if f != 0 {
+        // SAFETY: a nonzero value is the address of ThreadSanitizer's
+        // `void __tsan_acquire(void *)` (or release), found by dlsym; it
+        // only records a synchronisation on the address.
+        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(*const c_void)>(f) };
+        f(addr);
+    }
+}
+
 /// `futex(FUTEX_WAIT_PRIVATE)`: sleeps while `*word == expected`, at most
 /// `timeout` (`None`: no limit). A raw system call: not a cancellation
 /// point. Returns `false` when the wait timed out.
@@ -443,7 +477,9 @@ extern "C" fn helper_main(slot: *mut c_void) -> *mut c_void {
             // that waits (SEATS) until this helper has left it; Shared is
             // Sync (atomics and a Sync closure).
             let job = unsafe { &*JOB.load(Ordering::Relaxed).cast::<Shared<'_>>() };
+            tsan_annotate(&TSAN_ACQUIRE, JOB.as_ptr().cast());
             job.drain(true);
+            tsan_annotate(&TSAN_RELEASE, SEATS.as_ptr().cast());
             leave_seat();
             worked = true;
             continue;
@@ -671,6 +707,7 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
     };
     let seats = helpers.min(live) as u32;
     if seats > 0 {
+        tsan_annotate(&TSAN_RELEASE, JOB.as_ptr().cast());
         JOB.store(ptr::from_ref(&shared).cast_mut().cast(), Ordering::Relaxed);
         SEATS.store(seats, Ordering::Release);
         EPOCH.fetch_add(1, Ordering::Release);
@@ -701,6 +738,7 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
             }
             word = SEATS.load(Ordering::Acquire);
         }
+        tsan_annotate(&TSAN_ACQUIRE, SEATS.as_ptr().cast());
         JOB.store(ptr::null_mut(), Ordering::Relaxed);
     }
     drop(held);
