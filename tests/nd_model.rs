@@ -510,3 +510,68 @@ fn the_int_window_copy_for_crop_matches_the_window_module() {
         Err(Error::Inval)
     );
 }
+
+#[test]
+fn narrow_picks_of_fortran_inputs_match_the_model() {
+    // Two or three channels of a Fortran-order input read into C order: a
+    // transposing tile only two or three elements wide, nearly all edge.
+    let cases: [(usize, Vec<usize>, Vec<Slice>); 4] = [
+        (
+            4,
+            vec![3001, 4],
+            vec![
+                Slice {
+                    start: 2999,
+                    stop: 0,
+                    step: -3,
+                },
+                Slice::range(0, 2),
+            ],
+        ),
+        (
+            4,
+            vec![56, 95, 4],
+            vec![Slice::range(4, 56), Slice::range(0, 95), Slice::range(0, 2)],
+        ),
+        (
+            8,
+            vec![77, 3],
+            vec![Slice::range(1, 77), Slice::range(0, 3)],
+        ),
+        (
+            2,
+            vec![500, 4],
+            vec![
+                Slice {
+                    start: 0,
+                    stop: 500,
+                    step: 2,
+                },
+                Slice::range(1, 3),
+            ],
+        ),
+    ];
+    for (itemsize, shape, window) in cases {
+        // Fortran order: the first axis varies fastest.
+        let mut strides = vec![0isize; shape.len()];
+        let mut stride = itemsize as isize;
+        for (k, &d) in shape.iter().enumerate() {
+            strides[k] = stride;
+            stride *= d as isize;
+        }
+        let data: Vec<u8> = (0..stride as usize)
+            .map(|i| (i * 131 % 251) as u8)
+            .collect();
+        let array = Array {
+            data: &data,
+            offset: 0,
+            itemsize,
+            shape: &shape,
+            strides: Some(&strides),
+        };
+        let got = nd::crop(&array, &window).expect("crop");
+        let (want_shape, want) = model(&data, 0, itemsize, &strides, &window);
+        assert_eq!(got.shape(), &want_shape[..]);
+        assert!(got.as_bytes() == &want[..], "{itemsize} {shape:?}");
+    }
+}

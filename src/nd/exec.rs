@@ -156,7 +156,7 @@ impl<const N: usize> Plan<N> {
                         && inner_stride > LINE
                         && p.src[j].unsigned_abs() < LINE
                         && p.len[j] >= 4
-                        && p.len[inner] >= 4 =>
+                        && p.len[inner] >= 2 =>
                 {
                     Kernel::Tiled { j }
                 }
@@ -582,10 +582,21 @@ unsafe fn transpose_sse2(
         }
     }
     // The edges: rows fa.., and columns fb.. of the first fa rows.
+    // Typed copies, not a memcpy call per element (narrow tiles, a pick of
+    // two channels say, are nearly all edge).
     let one = |a: usize, b: usize| {
         // SAFETY: element (a, b) lies within the tile (readable at `at`,
-        // writable at `to`, the caller's guarantee); unaligned accesses.
-        unsafe { ptr::copy_nonoverlapping(at(a, b), to(a, b), itemsize) };
+        // writable at `to`, the caller's guarantee), of 4 or 8 bytes;
+        // unaligned accesses.
+        unsafe {
+            if itemsize == 4 {
+                let v = at(a, b).cast::<u32>().read_unaligned();
+                to(a, b).cast::<u32>().write_unaligned(v);
+            } else {
+                let v = at(a, b).cast::<u64>().read_unaligned();
+                to(a, b).cast::<u64>().write_unaligned(v);
+            }
+        }
     };
     for a in 0..ta {
         let from = if a < fa { fb } else { 0 };
