@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <time.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 
@@ -44,6 +45,19 @@ static int tasks(void)
         n += e->d_name[0] != '.';
     closedir(d);
     return n;
+}
+
+/* The threads of this process once it has `want`, waiting up to 1 s: a
+ * thread that pthread_join() has joined may still be listed for a moment,
+ * while the kernel finishes its exit. */
+static int tasks_settled(int want)
+{
+    int k;
+    for (k = 0; k < 1000 && tasks() != want; k++) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    return tasks();
 }
 
 /* One crop through `crop`, checked in full; 1 if right. */
@@ -92,7 +106,7 @@ static void load_crop_unload(const char *path, int threads, int large)
         CHECK_INT(tasks_after_crop, threads);
     }
     CHECK_INT(dlclose(lib), 0);
-    CHECK_INT(tasks(), 1); /* joined by the unload destructor */
+    CHECK_INT(tasks_settled(1), 1); /* joined by the unload destructor */
     CHECK(dlopen(path, RTLD_NOW | RTLD_NOLOAD) == NULL); /* really unloaded */
 }
 
