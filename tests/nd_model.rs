@@ -515,7 +515,13 @@ fn the_int_window_copy_for_crop_matches_the_window_module() {
 fn narrow_picks_of_fortran_inputs_match_the_model() {
     // Two or three channels of a Fortran-order input read into C order: a
     // transposing tile only two or three elements wide, nearly all edge.
-    let cases: [(usize, Vec<usize>, Vec<Slice>); 4] = [
+    let cases: [(usize, Vec<usize>, Vec<Slice>); 5] = [
+        // 17 MB out: streamed, each tile one block of whole output rows.
+        (
+            8,
+            vec![1_100_000, 4],
+            vec![Slice::range(3, 1_099_999), Slice::range(2, 4)],
+        ),
         (
             4,
             vec![3001, 4],

@@ -513,9 +513,16 @@ unsafe fn tiled(
             // SAFETY: the tile's elements are within the block (the caller's
             // guarantee); the staged tile (ta rows of `row` bytes, at most
             // rows * cols * itemsize <= STAGE_BYTES bytes) fits the stage and is fully
-            // written before its rows are streamed to their places in dst.
+            // written before its rows are streamed to their places in dst
+            // (in one block when they are consecutive there: row == dst_row).
             unsafe {
-                if stream {
+                if stream && row == dst_row {
+                    // The tile's rows are whole output rows, one after the
+                    // other in dst (a narrow output: a pick of channels):
+                    // one streamed block, not a short copy per row.
+                    tile(itemsize, s, [sa, sb], stage.as_mut_ptr(), row, [ta, tb]);
+                    stream_copy(stage.as_mut_ptr(), d, ta * row);
+                } else if stream && row >= LINE {
                     tile(itemsize, s, [sa, sb], stage.as_mut_ptr(), row, [ta, tb]);
                     for a in 0..ta {
                         stream_copy(stage.as_mut_ptr().add(a * row), d.add(a * dst_row), row);
