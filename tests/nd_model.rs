@@ -516,11 +516,11 @@ fn narrow_picks_of_fortran_inputs_match_the_model() {
     // Two or three channels of a Fortran-order input read into C order: a
     // transposing tile only two or three elements wide, nearly all edge.
     let cases: [(usize, Vec<usize>, Vec<Slice>); 5] = [
-        // 17 MB out: streamed, each tile one block of whole output rows.
+        // 35 MB out: streamed, each tile one block of whole output rows.
         (
             8,
-            vec![1_100_000, 4],
-            vec![Slice::range(3, 1_099_999), Slice::range(2, 4)],
+            vec![2_200_000, 4],
+            vec![Slice::range(3, 2_199_999), Slice::range(2, 4)],
         ),
         (
             4,
@@ -579,5 +579,37 @@ fn narrow_picks_of_fortran_inputs_match_the_model() {
         let (want_shape, want) = model(&data, 0, itemsize, &strides, &window);
         assert_eq!(got.shape(), &want_shape[..]);
         assert!(got.as_bytes() == &want[..], "{itemsize} {shape:?}");
+    }
+}
+
+#[test]
+fn streamed_rows_and_tiles_match_the_model() {
+    // Outputs above the streaming-store threshold (32 MiB): rows of a C
+    // window (block copies) and a Fortran window read into C order (tiles).
+    for (shape, strides, window) in [
+        (
+            vec![5000usize, 8200],
+            vec![8200isize, 1],
+            vec![Slice::range(1, 4999), Slice::range(3, 8197)],
+        ),
+        (
+            vec![6200, 6000],
+            vec![1, 6200],
+            vec![Slice::range(5, 6195), Slice::range(1, 5999)],
+        ),
+    ] {
+        let len = shape[0] * shape[1];
+        let data: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
+        let array = Array {
+            data: &data,
+            offset: 0,
+            itemsize: 1,
+            shape: &shape,
+            strides: Some(&strides),
+        };
+        let got = nd::crop(&array, &window).expect("crop");
+        assert!(got.as_bytes().len() > 32 << 20);
+        let (_, want) = model(&data, 0, 1, &strides, &window);
+        assert!(got.as_bytes() == &want[..], "{shape:?} {strides:?}");
     }
 }
