@@ -228,11 +228,13 @@ $(BENCH_DIR)/libstream.so: bench/stream.c
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -O2 -fPIC -shared $< -o $@ -lpthread
 
 # Figures, not pass/fail: the Python tables (numpy side by side: the
-# recipe's crop, then ezalloc.crop with the machine's limit), then the raw
-# Rust functions under criterion.
+# recipe's crop, then ezalloc.crop with the machine's limit, then the seeded
+# random sweep, throughput by size, scaling by threads and the PNG plots in
+# target/bench/), then the raw Rust functions under criterion.
 bench: py-build $(BENCH_DIR)/libbaseline.so $(BENCH_DIR)/libstream.so
 	$(abspath $(VENV_PY)) bench/bench.py
 	$(abspath $(VENV_PY)) bench/bench_crop.py
+	$(abspath $(VENV_PY)) bench/bench_sweep.py
 	$(CARGO) bench --bench crop
 
 # ---------------------------------------------------------------- install

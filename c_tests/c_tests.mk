@@ -27,7 +27,14 @@ SHARED_LINK := -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc
 GUEST_TESTS := test_cancel test_signals test_fork
 GUEST_BINS := $(foreach t,$(GUEST_TESTS),$(C_TEST_DIR)/$(t)-gshared $(C_TEST_DIR)/$(t)-gstatic)
 
+# The helper pool and dlclose(): shared library only, loaded with dlopen().
+DLCLOSE_BIN := $(C_TEST_DIR)/test_dlclose
+GUEST_BINS += $(DLCLOSE_BIN)
+
 c-test: $(GUEST_BINS)
+
+$(DLCLOSE_BIN): c_tests/test_dlclose.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
+	$(CC) $(RELIABILITY_CFLAGS) -DEZALLOC_SO='"$(CURDIR)/$(LIB_SO)"' $< -o $@ -ldl
 
 $(C_TEST_DIR)/%-gshared: c_tests/%.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
 	$(CC) $(RELIABILITY_CFLAGS) $< -o $@ $(SHARED_LINK)
@@ -38,7 +45,7 @@ $(C_TEST_DIR)/%-gstatic: c_tests/%.c $(RELIABILITY_DEPS) | $(C_TEST_DIR)
 # Run plainly and under valgrind.
 RELIABILITY_BINS := $(C_TEST_DIR)/test_failmalloc-wrap \
 	$(C_TEST_DIR)/test_threads-wrap $(C_TEST_DIR)/test_threads-shared \
-	$(addprefix $(C_TEST_DIR)/,$(addsuffix -gshared,$(GUEST_TESTS)))
+	$(addprefix $(C_TEST_DIR)/,$(addsuffix -gshared,$(GUEST_TESTS))) $(DLCLOSE_BIN)
 # Run plainly only, with LD_PRELOAD: under valgrind its own malloc, preloaded
 # first, wins over libfailmalloc.so's.
 PRELOAD_BIN := $(C_TEST_DIR)/test_failmalloc-preload

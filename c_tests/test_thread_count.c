@@ -1,6 +1,6 @@
-/* The thread setting and the threads a crop starts, counted through
- * -Wl,--wrap=pthread_create (static library), and the state those threads
- * start in.
+/* The thread setting and the helper threads of large crops, counted
+ * through -Wl,--wrap=pthread_create (static library) and /proc/self/task,
+ * and the state those threads start in.
  *
  * Run without arguments, the program re-executes itself once per case, with
  * the environment (EZALLOC_THREADS) or CPU affinity of that case, since the
@@ -8,8 +8,13 @@
  * - ezalloc_get_threads() is the default the case implies: EZALLOC_THREADS
  *   when a positive integer (at most 64), else the CPUs available (affinity
  *   mask and cgroup CPU quota; at most 8);
- * - a small crop starts no thread, a large one (16 MiB out) starts
- *   get_threads() - 1 helpers;
+ * - the helpers are a pool: a process that made no large crop has no thread
+ *   of the library; small crops never start one; the first large crop
+ *   (16 MiB out) starts get_threads() - 1 helpers, which stay: the next
+ *   large crop starts none; a higher setting starts the missing ones only;
+ * - ezalloc_set_threads(1) joins every helper before it returns, and large
+ *   crops then start none; idle helpers leave by themselves within a
+ *   second (the library's idle time is 200 ms);
  * - setenv() after start-up changes nothing (the variable is read at load
  *   time, never during a call);
  * - ezalloc_set_threads(): returns the previous value, n >= 1 sets it
@@ -29,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -104,6 +111,55 @@ static int crop_threads(int side)
     return started;
 }
 
+/* The threads of this process (entries of /proc/self/task). */
+static int tasks(void)
+{
+    int n = 0;
+    struct dirent *e;
+    DIR *d = opendir("/proc/self/task");
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* The threads of this process once it has `want`, waiting up to 1 s: a
+ * thread that pthread_join() has joined may still be listed for a moment,
+ * while the kernel finishes its exit. */
+static int tasks_settled(int want)
+{
+    int k;
+    for (k = 0; k < 1000 && tasks() != want; k++) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    return tasks();
+}
+
+/* A large crop: the helpers it starts are those missing from the pool of
+ * `threads` - 1 that the process had before; afterwards it has at least
+ * that many. */
+static void large_crop(int threads)
+{
+    int helpers_before = tasks() - 1, need = threads - 1 - helpers_before;
+    CHECK_INT(crop_threads(SIDE), need > 0 ? need : 0);
+    CHECK(tasks() >= threads);
+}
+
+/* Waits up to 3 s for the helpers to leave by themselves; 1 if they did. */
+static int helpers_leave(void)
+{
+    int k;
+    for (k = 0; k < 300 && tasks() != 1; k++) {
+        struct timespec pause = {0, 10000000};
+        nanosleep(&pause, NULL);
+    }
+    return tasks() == 1;
+}
+
 /* The checks of one case, in a child whose default is `want`. */
 static int child(int want)
 {
@@ -113,23 +169,29 @@ static int child(int want)
         in[k] = k;
     CHECK_INT(ezalloc_get_threads(), want);
     CHECK_INT(crop_threads(10), 0); /* small: never threads */
+    CHECK_INT(tasks(), 1);          /* no large copy yet: no thread */
     CHECK_INT(crop_threads(SIDE), want - 1);
+    CHECK_INT(tasks(), want);
+    large_crop(want); /* the pool is reused */
     /* Read at load time only. */
     setenv("EZALLOC_THREADS", want == 5 ? "6" : "5", 1);
-    CHECK_INT(crop_threads(SIDE), want - 1);
+    large_crop(want);
     CHECK_INT(ezalloc_get_threads(), want);
 
     errno = 77;
     CHECK_INT(ezalloc_set_threads(3), want);
     CHECK_INT(ezalloc_get_threads(), 3);
     CHECK_INT(errno, 77);
-    CHECK_INT(crop_threads(SIDE), 2);
+    large_crop(3);
     CHECK_INT(crop_threads(10), 0);
     CHECK_INT(ezalloc_set_threads(1), 3);
+    CHECK_INT(tasks_settled(1), 1); /* joined before set_threads returned */
     CHECK_INT(crop_threads(SIDE), 0);
+    CHECK_INT(tasks(), 1);
     CHECK_INT(ezalloc_set_threads(1000), 1);
     CHECK_INT(ezalloc_get_threads(), 64);
     CHECK_INT(crop_threads(SIDE), 63);
+    CHECK_INT(tasks(), 64);
     errno = 78;
     CHECK_INT(ezalloc_set_threads(0), 64);
     CHECK_INT(ezalloc_get_threads(), want);
@@ -138,8 +200,13 @@ static int child(int want)
     CHECK_INT(errno, EINVAL);
     CHECK_INT(ezalloc_set_threads(-1000), -1);
     CHECK_INT(ezalloc_get_threads(), want);
+    large_crop(want);
+    /* Idle helpers leave by themselves, and a later large crop starts
+     * them again. */
+    CHECK(helpers_leave());
     CHECK_INT(crop_threads(SIDE), want - 1);
-    printf("  default %d thread(s): %d helper(s) per large crop\n", want, want - 1);
+    CHECK(helpers_leave());
+    printf("  default %d thread(s): %d helper(s), started once and reused\n", want, want - 1);
     return check_report("test_thread_count (child)");
 }
 

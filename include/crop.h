@@ -27,11 +27,14 @@ extern "C" {
  * An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
  * Nothing is printed.
  *
- * Outputs of 8 MiB or more are copied by up to ezalloc_get_threads()
- * threads: the calling thread and helper pthreads started with every signal
- * blocked, all joined before crop() returns. A helper that cannot start
- * leaves its rows to the caller. The calling thread cannot be cancelled
- * during the call (its cancellation state is restored on return).
+ * Outputs of 768 KiB or more are copied by up to ezalloc_get_threads()
+ * threads: the calling thread and helper pthreads of a pool, started on
+ * the first such copy with every signal blocked, kept for the next one,
+ * gone after 200 ms idle, after ezalloc_set_threads(1), and when the
+ * library is unloaded; no helper reads the input or writes the output
+ * after crop() returns. A helper that cannot start leaves its rows to the
+ * caller. The calling thread cannot be cancelled during the call (its
+ * cancellation state is restored on return).
  *
  * errno: left unchanged on success. Checked in this order:
  * - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated

@@ -68,7 +68,7 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
         window::alloc_block(ni)
     });
     let (block, len) = match result {
-        Ok(block) => (block.into_raw(), ni),
+        Ok(block) => (block.into_raw().cast(), ni),
         Err(Error::NoMem) => (ptr::null_mut(), ni),
         Err(_) => (ptr::null_mut(), 0),
     };
@@ -91,11 +91,14 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
 /// Nothing is printed.
 ///
-/// Outputs of 8 MiB or more are copied by up to ezalloc_get_threads()
-/// threads: the calling thread and helper pthreads started with every signal
-/// blocked, all joined before crop() returns. A helper that cannot start
-/// leaves its rows to the caller. The calling thread cannot be cancelled
-/// during the call (its cancellation state is restored on return).
+/// Outputs of 768 KiB or more are copied by up to ezalloc_get_threads()
+/// threads: the calling thread and helper pthreads of a pool, started on
+/// the first such copy with every signal blocked, kept for the next one,
+/// gone after 200 ms idle, after ezalloc_set_threads(1), and when the
+/// library is unloaded; no helper reads the input or writes the output
+/// after crop() returns. A helper that cannot start leaves its rows to the
+/// caller. The calling thread cannot be cancelled during the call (its
+/// cancellation state is restored on return).
 ///
 /// errno: left unchanged on success. Checked in this order:
 /// - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated
@@ -167,11 +170,11 @@ pub unsafe extern "C" fn crop(
         // window's span `start..start + len` lies within them.
         let src = unsafe { std::slice::from_raw_parts(arr_in.add(start), len) };
         let (rows, cols) = (checked.rows as usize, checked.cols as usize);
-        nd::copy_window_c_int(src, dim2 as usize, rows, cols, block.as_uninit_mut())?;
+        nd::copy_window_c_int(src, dim2 as usize, rows, cols, block.as_uninit_mut_of())?;
         Ok(block)
     });
     let (block, dims): (*mut c_int, Shape) = match result {
-        Ok(block) => (block.into_raw(), shape),
+        Ok(block) => (block.into_raw().cast(), shape),
         Err(Error::NoMem) => (ptr::null_mut(), shape),
         Err(_) => (ptr::null_mut(), empty),
     };
@@ -190,8 +193,10 @@ pub unsafe extern "C" fn crop(
 /// `n >= 1` sets it (values above 64 count as 64); `n == 0` returns to the
 /// default, fixed when the library was loaded: `EZALLOC_THREADS` if it was
 /// a positive integer (at most 64), else the CPUs available to the process
-/// (affinity mask and cgroup CPU quota; at most 8). Outputs under 8 MiB are
-/// always copied by the calling thread alone.
+/// (affinity mask and cgroup CPU quota; at most 8). Outputs under 768 KiB
+/// are always copied by the calling thread alone. When the setting becomes
+/// 1, the helper threads of earlier large copies are joined before this
+/// returns.
 ///
 /// Returns the previous setting (what ezalloc_get_threads() returned).
 /// errno: left unchanged on success.

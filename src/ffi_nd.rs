@@ -7,7 +7,7 @@ use libc::{c_int, c_void};
 
 use crate::Error;
 use crate::ffi::run;
-use crate::nd::{self, MAX_DIMS, Slice};
+use crate::nd::{self, MAX_DIMS, SMALL_DIMS, Slice};
 
 /// Whether `p` may be read or written as a `T`: non-NULL and aligned.
 fn usable<T>(p: *const T) -> bool {
@@ -85,10 +85,46 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
     out: *mut *mut c_void,
     out_shape: *mut usize,
 ) -> c_int {
+    if ndim <= SMALL_DIMS {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe {
+            crop_nd::<SMALL_DIMS>(
+                src, itemsize, ndim, shape, strides, start, stop, step, out, out_shape,
+            )
+        }
+    } else {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe {
+            crop_nd::<MAX_DIMS>(
+                src, itemsize, ndim, shape, strides, start, stop, step, out, out_shape,
+            )
+        }
+    }
+}
+
+/// [`ezalloc_crop_nd`] with arrays of `N` axes (`N` at least `ndim` when
+/// `ndim <= MAX_DIMS`): a small call fills and copies no array of
+/// [`MAX_DIMS`] axes.
+///
+/// # Safety
+/// As for [`ezalloc_crop_nd`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn crop_nd<const N: usize>(
+    src: *const c_void,
+    itemsize: usize,
+    ndim: usize,
+    shape: *const usize,
+    strides: *const isize,
+    start: *const isize,
+    stop: *const isize,
+    step: *const isize,
+    out: *mut *mut c_void,
+    out_shape: *mut usize,
+) -> c_int {
     // The window's shape, for the success and ENOMEM outputs.
-    let mut window_shape = [0usize; MAX_DIMS];
+    let mut window_shape = [0usize; N];
     let result = run(|| {
-        if !usable(out) || ndim > MAX_DIMS || (ndim > 0 && !usable(out_shape)) {
+        if !usable(out) || ndim > N || (ndim > 0 && !usable(out_shape)) {
             return Err(Error::Inval);
         }
         // SAFETY: the caller guarantees the array pointers are NULL or valid
@@ -107,7 +143,7 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
             None if ndim == 0 => &[],
             None => return Err(Error::Inval),
         };
-        let mut window = [Slice::range(0, 0); MAX_DIMS];
+        let mut window = [Slice::range(0, 0); N];
         for k in 0..ndim {
             window[k] = Slice::with_defaults(
                 start.map(|s| s[k]),
@@ -116,7 +152,7 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
                 shape[k],
             );
         }
-        let checked = nd::check(itemsize, shape, strides, &window[..ndim])?;
+        let checked = nd::check_dims::<N>(itemsize, shape, strides, &window[..ndim])?;
         if !checked.is_empty() && src.is_null() {
             return Err(Error::Inval);
         }
@@ -130,21 +166,20 @@ pub unsafe extern "C" fn ezalloc_crop_nd(
         Ok(block) => (block.into_raw(), 0),
         Err(e) => {
             if e != Error::NoMem {
-                window_shape = [0; MAX_DIMS];
+                window_shape = [0; N];
             }
             (ptr::null_mut(), e.errno())
         }
     };
-    let dims = window_shape;
     if usable(out) {
         // SAFETY: `out` is non-NULL and aligned; the caller guarantees it is
         // valid for a write.
         unsafe { out.write(block) };
     }
-    if ndim <= MAX_DIMS && usable(out_shape) {
+    if ndim <= N && usable(out_shape) {
         // SAFETY: `out_shape` is non-NULL and aligned; the caller guarantees
         // it is valid for ndim writes.
-        unsafe { ptr::copy_nonoverlapping(dims.as_ptr(), out_shape, ndim) };
+        unsafe { ptr::copy_nonoverlapping(window_shape.as_ptr(), out_shape, ndim) };
     }
     rc
 }

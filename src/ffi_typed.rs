@@ -15,7 +15,7 @@ use libc::{
 
 use crate::Error;
 use crate::ffi::run;
-use crate::nd::{self, MAX_DIMS, Slice};
+use crate::nd::{self, Slice};
 
 /// The memory order of a typed crop's input and output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +58,8 @@ pub unsafe fn typed_crop<T, const N: usize>(
         if !usable(arr_out) || dims_out.iter().any(|&d| !usable(d)) {
             return Err(Error::Inval);
         }
-        let mut shape = [0usize; MAX_DIMS];
-        let mut window = [Slice::range(0, 0); MAX_DIMS];
+        let mut shape = [0usize; N];
+        let mut window = [Slice::range(0, 0); N];
         let mut wanted = [0 as c_int; N];
         for k in 0..N {
             let [d0, d1] = win[k];
@@ -73,7 +73,7 @@ pub unsafe fn typed_crop<T, const N: usize>(
             shape[axis] = dims[k] as usize;
             window[axis] = Slice::range(d0 as isize, d1 as isize);
         }
-        let checked = nd::check(size_of::<T>(), &shape[..N], None, &window[..N])?;
+        let checked = nd::check_dims::<N>(size_of::<T>(), &shape, None, &window)?;
         if !checked.is_empty() && !usable(arr_in) {
             return Err(Error::Inval);
         }

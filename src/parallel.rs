@@ -1,17 +1,30 @@
 //! Threads for large copies, started as a good guest in the host's process.
 //!
-//! - **Per call.** Helper threads are pthreads started inside a call and
-//!   joined before it returns; no thread, lock or pool outlives a call, so
-//!   nothing is held across `fork()` and a forked child copies like its
-//!   parent (it starts its own helpers).
+//! - **A pool, started on first use.** A copy of at least
+//!   [`PARALLEL_MIN_BYTES`] with a setting above 1 uses helper pthreads that
+//!   stay for the next copy: waking one costs about 10 us, starting one
+//!   40-60 us. A process that never makes such a copy, or whose setting is
+//!   1, has no helper thread; [`set_threads`] to 1 joins them at once; an
+//!   idle helper leaves after [`IDLE_EXIT`]. One copy at a time uses the
+//!   helpers: a copy made meanwhile by another thread runs on its calling
+//!   thread alone.
+//! - **Unloading and exit.** A destructor in `.fini_array`, run by
+//!   `dlclose` and at exit, tells the helpers to leave and joins them: no
+//!   thread runs the library's code once it is unloaded.
+//! - **fork().** A handler registered with `pthread_atfork` (before the first
+//!   helper starts) resets the pool in the child, where the helpers do not
+//!   exist: the child starts its own when it needs them, also when the fork
+//!   happened while another thread of the parent was in the middle of a copy.
+//!   The pool holds no lock the child could inherit locked (atomics only).
 //! - **Signals.** Helpers start with every blockable signal blocked (the
 //!   calling thread's mask is filled around `pthread_create` and restored),
 //!   so the host's handlers never run on them.
 //! - **Cancellation.** [`run_parts`] disables cancellation of the calling
 //!   thread (and the C entry points do so for their whole duration, see
-//!   [`NoCancel`]), so `pthread_join` is never a cancellation point inside
-//!   the library; a pending cancel acts at the caller's next cancellation
-//!   point after the call.
+//!   [`NoCancel`]), and it waits for helpers with a raw `futex` system call,
+//!   which is no cancellation point; a pending cancel acts at the caller's
+//!   next cancellation point after the call. Helpers are never cancelled:
+//!   the host does not know them.
 //! - **No abort.** Threads are started with `pthread_create`, which reports
 //!   failure instead of aborting (a thread started by `std` needs an
 //!   allocation); a helper that cannot start leaves its parts to the others;
@@ -28,15 +41,18 @@ use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use libc::{c_int, c_void};
 
 use crate::Error;
 
-/// Outputs smaller than this are copied on the calling thread alone: starting
-/// a thread costs more than it saves below a few MiB.
-pub const PARALLEL_MIN_BYTES: usize = 8 << 20;
+/// Outputs smaller than this are copied on the calling thread alone. Below
+/// it the copy runs from the cache at memory speed and a helper (about
+/// 10 us to wake) saved nothing when measured (a float32 window, 1 or 2
+/// threads: 512 KiB 16.2 us against 17.0 us); above it the output's fresh
+/// pages fault in on both threads (768 KiB: 32.6 us against 15.2 us).
+pub const PARALLEL_MIN_BYTES: usize = 768 << 10;
 
 /// The most threads one call uses, the calling thread included: the cap of
 /// `EZALLOC_THREADS` and of [`set_threads`].
@@ -95,6 +111,7 @@ fn init_default() -> usize {
 static INIT_AT_LOAD: extern "C" fn() = {
     extern "C" fn init_at_load() {
         init_default();
+        find_tsan_annotations();
     }
     init_at_load
 };
@@ -128,6 +145,10 @@ pub fn threads() -> usize {
 /// to the default (`n == 0`); returns the previous [`threads`] value.
 pub fn set_threads(n: usize) -> usize {
     let previous = SET_THREADS.swap(n.min(MAX_THREADS), Ordering::Relaxed);
+    if threads() == 1 {
+        // One thread from now on: the helpers leave now, not after a while.
+        retire(false);
+    }
     match previous {
         0 => default_threads(),
         p => p,
@@ -200,6 +221,20 @@ pub fn panic_in_helpers_for_tests(on: bool) {
     PANIC_IN_HELPERS.set(on);
 }
 
+/// Runs `f`; `false` if it panicked (the panic is caught, and its payload
+/// dropped, or leaked if dropping it panics too).
+fn run_caught(f: impl FnOnce()) -> bool {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(()) => true,
+        Err(payload) => {
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                std::mem::forget(again);
+            }
+            false
+        }
+    }
+}
+
 /// What the calling thread and its helpers share during [`run_parts`].
 struct Shared<'a> {
     next: AtomicUsize,
@@ -222,44 +257,15 @@ impl Shared<'_> {
             else {
                 return;
             };
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let done = run_caught(|| {
                 if helper && self.panic_in_helpers {
                     panic!("ezalloc test hook: a part panics on a helper thread");
                 }
                 (self.work)(i)
-            }));
-            if let Err(payload) = outcome {
+            });
+            if !done {
                 self.panicked.store(true, Ordering::Relaxed);
-                // Dropping the payload may itself panic; then leak it.
-                if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                    std::mem::forget(again);
-                }
             }
-        }
-    }
-}
-
-/// A helper thread's body: runs parts of the [`Shared`] it is given.
-extern "C" fn helper_main(shared: *mut c_void) -> *mut c_void {
-    // SAFETY: `shared` points to the Shared in run_parts' frame, which joins
-    // this thread (through Joiner, even when unwinding) before it goes away;
-    // Shared is Sync (atomics and a Sync closure).
-    let shared = unsafe { &*shared.cast::<Shared<'_>>() };
-    shared.drain(true);
-    ptr::null_mut()
-}
-
-/// Joins the started helper threads when dropped, so that no thread outlives
-/// what it borrows, even if the calling thread unwinds.
-struct Joiner {
-    threads: [Option<libc::pthread_t>; MAX_THREADS],
-}
-
-impl Drop for Joiner {
-    fn drop(&mut self) {
-        for thread in self.threads.iter_mut().filter_map(Option::take) {
-            // SAFETY: `thread` was started by pthread_create and is joined once.
-            unsafe { libc::pthread_join(thread, ptr::null_mut()) };
         }
     }
 }
@@ -297,16 +303,401 @@ impl Drop for SignalsBlocked {
     }
 }
 
+// ---------------------------------------------------------------- the pool
+
+/// How long an idle helper waits for work before it leaves.
+pub const IDLE_EXIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How long a helper that has just finished its parts watches for the next
+/// job before it sleeps: back-to-back copies (a frame loop) then find it
+/// awake (under 1 us to join, instead of about 10 us to wake).
+pub const SPIN_AFTER_JOB: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Whether a job's seats open within `limit` (watched, not slept on).
+fn seats_open_within(limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            if SEATS.load(Ordering::Relaxed) & SEAT_MASK != 0 {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if RETIRE.load(Ordering::Relaxed) || start.elapsed() >= limit {
+            return false;
+        }
+    }
+}
+
+/// Helper slots: a helper thread is started into an empty slot and marks it
+/// exited when it leaves; whoever holds the pool ([`BUSY`]) joins exited
+/// helpers and reuses their slots.
+const EMPTY: u8 = 0;
+const LIVE: u8 = 1;
+const EXITED: u8 = 2;
+
+struct Slot {
+    state: AtomicU8,
+    thread: AtomicUsize,
+}
+
+const HELPERS_MAX: usize = MAX_THREADS - 1;
+
+static SLOTS: [Slot; HELPERS_MAX] = [const {
+    Slot {
+        state: AtomicU8::new(EMPTY),
+        thread: AtomicUsize::new(0),
+    }
+}; HELPERS_MAX];
+
+/// Held by the one call (or [`retire`]) that uses the helpers; a call that
+/// finds it held copies on its calling thread alone.
+static BUSY: AtomicBool = AtomicBool::new(false);
+
+/// The open seats of the current job (low 8 bits) and the helpers inside it
+/// (the bits above): a helper takes a seat before it reads [`JOB`], and the
+/// job's caller waits for the word to be 0 once it has closed the seats.
+static SEATS: AtomicU32 = AtomicU32::new(0);
+const SEAT_MASK: u32 = 0xff;
+const INSIDE: u32 = 1 << 8;
+
+/// The current job: a `Shared` in the caller's frame, valid while a seat
+/// is open or taken.
+static JOB: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+/// Bumped for every job and every retirement; idle helpers wait on it.
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// Set while the helpers are told to leave (by [`retire`]); `CLOSED` for
+/// good once the library is being unloaded.
+static RETIRE: AtomicBool = AtomicBool::new(false);
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the fork handler is registered (the pool is used only then).
+static AT_FORK: AtomicU8 = AtomicU8::new(0);
+
+/// ThreadSanitizer's `__tsan_acquire` and `__tsan_release`, when the host
+/// runs under it (looked up when the library is loaded; 0 otherwise). The
+/// library itself is not instrumented, so TSan does not see the atomics
+/// that hand a job to the helpers and back; these annotations tell it,
+/// where `pthread_join` used to. No effect in any other process.
+static TSAN_ACQUIRE: AtomicUsize = AtomicUsize::new(0);
+static TSAN_RELEASE: AtomicUsize = AtomicUsize::new(0);
+
+/// Looks the annotations up (at load time, from the constructor).
+fn find_tsan_annotations() {
+    for (name, slot) in [
+        (c"__tsan_acquire", &TSAN_ACQUIRE),
+        (c"__tsan_release", &TSAN_RELEASE),
+    ] {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only
+        // looks the symbol up.
+        let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+        slot.store(f as usize, Ordering::Relaxed);
+    }
+}
+
+/// Calls the annotation in `slot`, if there is one, for `addr`.
+fn tsan_annotate(slot: &AtomicUsize, addr: *const c_void) {
+    let f = slot.load(Ordering::Relaxed);
+    if f != 0 {
+        // SAFETY: a nonzero value is the address of ThreadSanitizer's
+        // `void __tsan_acquire(void *)` (or release), found by dlsym; it
+        // only records a synchronisation on the address.
+        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(*const c_void)>(f) };
+        f(addr);
+    }
+}
+
+/// `futex(FUTEX_WAIT_PRIVATE)`: sleeps while `*word == expected`, at most
+/// `timeout` (`None`: no limit). A raw system call: not a cancellation
+/// point. Returns `false` when the wait timed out.
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) -> bool {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts.as_ref().map_or(ptr::null(), ptr::from_ref);
+    let saved = errno::errno();
+    // SAFETY: FUTEX_WAIT reads the aligned 32-bit word, which lives in a
+    // static, and the timespec, a local (or NULL); it changes no memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        )
+    };
+    let timed_out = rc == -1 && errno::errno().0 == libc::ETIMEDOUT;
+    errno::set_errno(saved);
+    !timed_out
+}
+
+/// `futex(FUTEX_WAKE_PRIVATE)`: wakes up to `n` waiters on `word`.
+fn futex_wake(word: &AtomicU32, n: u32) {
+    let n = n.min(i32::MAX as u32) as c_int;
+    // SAFETY: FUTEX_WAKE only wakes threads waiting on the word's address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        )
+    };
+}
+
+/// Takes a seat of the current job, if one is open.
+fn take_seat() -> bool {
+    SEATS
+        .fetch_update(Ordering::Acquire, Ordering::Relaxed, |w| {
+            (w & SEAT_MASK != 0).then(|| w - 1 + INSIDE)
+        })
+        .is_ok()
+}
+
+/// Leaves the job taken with [`take_seat`]; wakes its caller if it was the
+/// last one inside with the seats closed.
+fn leave_seat() {
+    if SEATS.fetch_sub(INSIDE, Ordering::Release) == INSIDE {
+        futex_wake(&SEATS, 1);
+    }
+}
+
+/// A helper thread's body: runs parts of each job it gets a seat in; leaves
+/// after [`IDLE_EXIT`] without one, or when told to ([`retire`]).
+extern "C" fn helper_main(slot: *mut c_void) -> *mut c_void {
+    let slot = &SLOTS[slot as usize];
+    let mut worked = false;
+    loop {
+        if take_seat() {
+            // SAFETY: a seat is taken, so JOB points to the Shared of a call
+            // that waits (SEATS) until this helper has left it; Shared is
+            // Sync (atomics and a Sync closure).
+            let job = unsafe { &*JOB.load(Ordering::Relaxed).cast::<Shared<'_>>() };
+            tsan_annotate(&TSAN_ACQUIRE, JOB.as_ptr().cast());
+            job.drain(true);
+            tsan_annotate(&TSAN_RELEASE, SEATS.as_ptr().cast());
+            leave_seat();
+            worked = true;
+            continue;
+        }
+        if std::mem::take(&mut worked) && seats_open_within(SPIN_AFTER_JOB) {
+            continue;
+        }
+        if RETIRE.load(Ordering::Acquire) || CLOSED.load(Ordering::Acquire) {
+            break;
+        }
+        let epoch = EPOCH.load(Ordering::Acquire);
+        // A job published between the first look and reading the epoch.
+        if SEATS.load(Ordering::Relaxed) & SEAT_MASK != 0 {
+            continue;
+        }
+        if !futex_wait(&EPOCH, epoch, Some(IDLE_EXIT)) && EPOCH.load(Ordering::Acquire) == epoch {
+            break;
+        }
+    }
+    slot.state.store(EXITED, Ordering::Release);
+    ptr::null_mut()
+}
+
+/// Joins the helper of `slot` if it has left (or, with `all`, tells it
+/// nothing and waits for it: the caller has set [`RETIRE`]).
+fn reap(slot: &Slot, all: bool) {
+    let state = slot.state.load(Ordering::Acquire);
+    if state == EXITED || (all && state == LIVE) {
+        let thread = slot.thread.load(Ordering::Relaxed) as libc::pthread_t;
+        // SAFETY: the slot holds a thread started by pthread_create and not
+        // joined yet (only the holder of BUSY joins, once, then empties the
+        // slot). Joining is not a cancellation point here: the caller has
+        // cancellation disabled.
+        unsafe { libc::pthread_join(thread, ptr::null_mut()) };
+        slot.state.store(EMPTY, Ordering::Relaxed);
+    }
+}
+
+/// In the child of `fork()`: the helpers do not exist there, and the pool
+/// may have been in use by a thread that does not exist either. Starts
+/// afresh (the parent's helpers are not joined: they are not the child's).
+extern "C" fn after_fork_in_child() {
+    for slot in &SLOTS {
+        slot.state.store(EMPTY, Ordering::Relaxed);
+    }
+    SEATS.store(0, Ordering::Relaxed);
+    JOB.store(ptr::null_mut(), Ordering::Relaxed);
+    RETIRE.store(false, Ordering::Relaxed);
+    BUSY.store(false, Ordering::Release);
+}
+
+/// Registers [`after_fork_in_child`] once; `false` if that failed (then
+/// no helper is ever started).
+fn fork_handler_registered() -> bool {
+    match AT_FORK.load(Ordering::Acquire) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: registers a handler taking no argument that never
+            // unwinds; glibc removes it when the library is unloaded.
+            let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+            AT_FORK.store(if rc == 0 { 1 } else { 2 }, Ordering::Release);
+            rc == 0
+        }
+    }
+}
+
+/// Holds [`BUSY`]; releases it when dropped.
+struct PoolHeld;
+
+impl PoolHeld {
+    fn try_new() -> Option<Self> {
+        // Not `then_some(PoolHeld)`: that would build (and, on failure,
+        // drop) a guard, releasing the pool that another call holds.
+        match BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => Some(PoolHeld),
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for PoolHeld {
+    fn drop(&mut self) {
+        BUSY.store(false, Ordering::Release);
+    }
+}
+
+/// Makes `want` helpers live (fewer if threads cannot start); returns how
+/// many are. Joins the helpers that left.
+fn ensure_helpers(_held: &PoolHeld, want: usize) -> usize {
+    let mut live = 0;
+    for slot in &SLOTS {
+        reap(slot, false);
+        live += usize::from(slot.state.load(Ordering::Acquire) == LIVE);
+    }
+    if live >= want || !fork_handler_registered() {
+        return live;
+    }
+    let _blocked = SignalsBlocked::new();
+    for (i, slot) in SLOTS.iter().enumerate() {
+        if live >= want {
+            break;
+        }
+        if slot.state.load(Ordering::Acquire) != EMPTY {
+            continue;
+        }
+        slot.state.store(LIVE, Ordering::Relaxed);
+        let mut thread = MaybeUninit::<libc::pthread_t>::uninit();
+        // SAFETY: helper_main takes its slot's index and touches only
+        // statics; the thread is joined by reap() (at the latest by the
+        // unload destructor).
+        let rc = unsafe {
+            libc::pthread_create(
+                thread.as_mut_ptr(),
+                ptr::null(),
+                helper_main,
+                i as *mut c_void,
+            )
+        };
+        if rc != 0 {
+            slot.state.store(EMPTY, Ordering::Relaxed);
+            break;
+        }
+        // SAFETY: pthread_create succeeded and wrote the thread id.
+        let thread = unsafe { thread.assume_init() };
+        slot.thread.store(thread as usize, Ordering::Release);
+        live += 1;
+    }
+    live
+}
+
+/// Tells every helper to leave and joins it. With `unload`, the pool
+/// closes for good (the library is being unloaded, or the process exits);
+/// if another thread is inside a copy then, it is waited for a moment, and
+/// after that the helpers are told to leave but not joined.
+fn retire(unload: bool) {
+    let _no_cancel = NoCancel::new();
+    if unload {
+        CLOSED.store(true, Ordering::Release);
+    }
+    let mut held = PoolHeld::try_new();
+    let mut tries = 0;
+    while held.is_none() {
+        if unload && tries > 100_000 {
+            EPOCH.fetch_add(1, Ordering::Release);
+            futex_wake(&EPOCH, u32::MAX);
+            return;
+        }
+        tries += 1;
+        // SAFETY: sched_yield has no precondition (and is no cancellation
+        // point).
+        unsafe { libc::sched_yield() };
+        held = PoolHeld::try_new();
+    }
+    RETIRE.store(true, Ordering::Release);
+    EPOCH.fetch_add(1, Ordering::Release);
+    futex_wake(&EPOCH, u32::MAX);
+    for slot in &SLOTS {
+        reap(slot, true);
+    }
+    RETIRE.store(false, Ordering::Release);
+}
+
+/// The number of helper threads alive now (test and benchmark hook).
+#[doc(hidden)]
+pub fn live_helpers() -> usize {
+    SLOTS
+        .iter()
+        .filter(|s| s.state.load(Ordering::Acquire) == LIVE)
+        .count()
+}
+
+/// The unload destructor: the dynamic loader runs `.fini_array` at
+/// `dlclose` and at exit (the C runtime, for a static link): no helper
+/// thread outlives the library's code.
+#[cfg(target_os = "linux")]
+#[used]
+// SAFETY: .fini_array holds pointers to functions taking no argument, which
+// this is; it never unwinds (retire does not panic).
+#[unsafe(link_section = ".fini_array")]
+static FINI_AT_UNLOAD: extern "C" fn() = {
+    extern "C" fn fini_at_unload() {
+        retire(true);
+    }
+    fini_at_unload
+};
+
 /// Calls `work(i)` once for each `i` in `0..parts`, spread over up to
 /// `threads` threads (the calling thread included, at most
-/// [`MAX_THREADS`]); returns when all are done. A helper that cannot start
-/// leaves its parts to the caller. Returns `Err(Error::Internal)` if any call
-/// of `work` panicked (on any thread); never unwinds, never aborts.
+/// [`MAX_THREADS`]); returns when all are done. Returns
+/// `Err(Error::Internal)` if any call of `work` panicked (on any thread);
+/// never unwinds, never aborts.
 ///
-/// Helpers start with every blockable signal blocked, and the calling thread
-/// cannot be cancelled during the call.
+/// The helpers are a pool, started on first use: threads with every
+/// blockable signal blocked that wait for the next copy and leave after
+/// [`IDLE_EXIT`] without one. One call at a time uses them; a call made
+/// while another holds them, or one whose helpers cannot start, copies on
+/// the calling thread alone. The calling thread cannot be cancelled during
+/// the call.
 pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) -> Result<(), Error> {
+    let alone = |work: &(dyn Fn(usize) + Sync)| {
+        for i in 0..parts {
+            if !run_caught(|| work(i)) {
+                return Err(Error::Internal);
+            }
+        }
+        Ok(())
+    };
+    if threads <= 1 || parts <= 1 || CLOSED.load(Ordering::Relaxed) {
+        // The calling thread alone: no thread machinery at all.
+        return alone(work);
+    }
     let _no_cancel = NoCancel::new();
+    let Some(held) = PoolHeld::try_new() else {
+        return alone(work);
+    };
+    let helpers = threads.min(MAX_THREADS).min(parts) - 1;
+    let live = ensure_helpers(&held, helpers);
     let shared = Shared {
         next: AtomicUsize::new(0),
         parts,
@@ -314,35 +705,43 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
         panicked: AtomicBool::new(false),
         panic_in_helpers: PANIC_IN_HELPERS.get(),
     };
-    let helpers = threads.clamp(1, MAX_THREADS).min(parts.max(1)) - 1;
-    let mut joiner = Joiner {
-        threads: [None; MAX_THREADS],
-    };
-    let mut started = 0;
-    if helpers > 0 {
-        let _blocked = SignalsBlocked::new();
-        let arg = ptr::from_ref(&shared).cast_mut().cast::<c_void>();
-        for handle in joiner.threads.iter_mut().take(helpers) {
-            let mut thread = MaybeUninit::<libc::pthread_t>::uninit();
-            // SAFETY: helper_main only reads `shared`, which outlives the
-            // thread: `joiner` joins every started thread before `shared`
-            // goes away (it is declared after `shared`, so it drops first).
-            let rc =
-                unsafe { libc::pthread_create(thread.as_mut_ptr(), ptr::null(), helper_main, arg) };
-            if rc != 0 {
-                break;
-            }
-            // SAFETY: pthread_create succeeded and wrote the thread id.
-            *handle = Some(unsafe { thread.assume_init() });
-            started += 1;
-        }
+    let seats = helpers.min(live) as u32;
+    if seats > 0 {
+        tsan_annotate(&TSAN_RELEASE, JOB.as_ptr().cast());
+        JOB.store(ptr::from_ref(&shared).cast_mut().cast(), Ordering::Relaxed);
+        SEATS.store(seats, Ordering::Release);
+        EPOCH.fetch_add(1, Ordering::Release);
+        futex_wake(&EPOCH, seats);
     }
-    // With the test hook on and a helper started, the parts are left to the
-    // helpers, so that one of them surely panics.
-    if !(shared.panic_in_helpers && started > 0) {
+    if shared.panic_in_helpers && seats > 0 {
+        // Test hook: the parts are left to the helpers, so that one of them
+        // surely panics.
+        while !shared.panicked.load(Ordering::Relaxed)
+            && shared.next.load(Ordering::Relaxed) < parts
+        {
+            std::hint::spin_loop();
+        }
+    } else {
         shared.drain(false);
     }
-    drop(joiner);
+    if seats > 0 {
+        // Close the seats, then wait for the helpers inside to finish their
+        // parts: after that no helper reads `shared`.
+        let mut word = SEATS.fetch_and(!SEAT_MASK, Ordering::Acquire) & !SEAT_MASK;
+        let mut spins = 0;
+        while word != 0 {
+            if spins < 2000 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                futex_wait(&SEATS, word, None);
+            }
+            word = SEATS.load(Ordering::Acquire);
+        }
+        tsan_annotate(&TSAN_ACQUIRE, SEATS.as_ptr().cast());
+        JOB.store(ptr::null_mut(), Ordering::Relaxed);
+    }
+    drop(held);
     if shared.panicked.load(Ordering::Relaxed) {
         Err(Error::Internal)
     } else {

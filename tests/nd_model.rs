@@ -510,3 +510,106 @@ fn the_int_window_copy_for_crop_matches_the_window_module() {
         Err(Error::Inval)
     );
 }
+
+#[test]
+fn narrow_picks_of_fortran_inputs_match_the_model() {
+    // Two or three channels of a Fortran-order input read into C order: a
+    // transposing tile only two or three elements wide, nearly all edge.
+    let cases: [(usize, Vec<usize>, Vec<Slice>); 5] = [
+        // 35 MB out: streamed, each tile one block of whole output rows.
+        (
+            8,
+            vec![2_200_000, 4],
+            vec![Slice::range(3, 2_199_999), Slice::range(2, 4)],
+        ),
+        (
+            4,
+            vec![3001, 4],
+            vec![
+                Slice {
+                    start: 2999,
+                    stop: 0,
+                    step: -3,
+                },
+                Slice::range(0, 2),
+            ],
+        ),
+        (
+            4,
+            vec![56, 95, 4],
+            vec![Slice::range(4, 56), Slice::range(0, 95), Slice::range(0, 2)],
+        ),
+        (
+            8,
+            vec![77, 3],
+            vec![Slice::range(1, 77), Slice::range(0, 3)],
+        ),
+        (
+            2,
+            vec![500, 4],
+            vec![
+                Slice {
+                    start: 0,
+                    stop: 500,
+                    step: 2,
+                },
+                Slice::range(1, 3),
+            ],
+        ),
+    ];
+    for (itemsize, shape, window) in cases {
+        // Fortran order: the first axis varies fastest.
+        let mut strides = vec![0isize; shape.len()];
+        let mut stride = itemsize as isize;
+        for (k, &d) in shape.iter().enumerate() {
+            strides[k] = stride;
+            stride *= d as isize;
+        }
+        let data: Vec<u8> = (0..stride as usize)
+            .map(|i| (i * 131 % 251) as u8)
+            .collect();
+        let array = Array {
+            data: &data,
+            offset: 0,
+            itemsize,
+            shape: &shape,
+            strides: Some(&strides),
+        };
+        let got = nd::crop(&array, &window).expect("crop");
+        let (want_shape, want) = model(&data, 0, itemsize, &strides, &window);
+        assert_eq!(got.shape(), &want_shape[..]);
+        assert!(got.as_bytes() == &want[..], "{itemsize} {shape:?}");
+    }
+}
+
+#[test]
+fn streamed_rows_and_tiles_match_the_model() {
+    // Outputs above the streaming-store threshold (32 MiB): rows of a C
+    // window (block copies) and a Fortran window read into C order (tiles).
+    for (shape, strides, window) in [
+        (
+            vec![5000usize, 8200],
+            vec![8200isize, 1],
+            vec![Slice::range(1, 4999), Slice::range(3, 8197)],
+        ),
+        (
+            vec![6200, 6000],
+            vec![1, 6200],
+            vec![Slice::range(5, 6195), Slice::range(1, 5999)],
+        ),
+    ] {
+        let len = shape[0] * shape[1];
+        let data: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
+        let array = Array {
+            data: &data,
+            offset: 0,
+            itemsize: 1,
+            shape: &shape,
+            strides: Some(&strides),
+        };
+        let got = nd::crop(&array, &window).expect("crop");
+        assert!(got.as_bytes().len() > 32 << 20);
+        let (_, want) = model(&data, 0, 1, &strides, &window);
+        assert!(got.as_bytes() == &want[..], "{shape:?} {strides:?}");
+    }
+}

@@ -25,12 +25,9 @@ use std::mem::MaybeUninit;
 
 use libc::c_int;
 
-use crate::Error;
+use crate::{Error, MallocBlock};
 
-mod block;
 mod exec;
-
-pub use block::ByteBlock;
 
 use crate::parallel::{run_parts, threads_for};
 
@@ -109,15 +106,19 @@ impl Slice {
     }
 }
 
-/// A validated window of an array: the output's shape, and where each output
-/// element is in the input.
+/// A validated window of an array with at most `N` dimensions: the
+/// output's shape, and where each output element is in the input.
+///
+/// `N` only sizes the arrays held: small calls use a small `N` (see
+/// [`SMALL_DIMS`]), so that nothing proportional to [`MAX_DIMS`] is filled
+/// or copied on every call.
 #[derive(Clone, Copy, Debug)]
-pub struct Checked {
+pub struct Checked<const N: usize = MAX_DIMS> {
     itemsize: usize,
     ndim: usize,
-    shape: [usize; MAX_DIMS],
+    shape: [usize; N],
     /// Bytes between neighbours along each output axis, in the input.
-    strides: [isize; MAX_DIMS],
+    strides: [isize; N],
     /// Byte offset of the first output element in the input.
     first: isize,
     /// The bytes read, `lo..hi`, relative to the input's element 0 (`0..0`
@@ -127,7 +128,11 @@ pub struct Checked {
     bytes: usize,
 }
 
-impl Checked {
+/// The dimension count up to which the C entry points validate and plan in
+/// arrays of this size instead of [`MAX_DIMS`].
+pub const SMALL_DIMS: usize = 4;
+
+impl<const N: usize> Checked<N> {
     /// The output's shape.
     pub fn shape(&self) -> &[usize] {
         &self.shape[..self.ndim]
@@ -173,8 +178,19 @@ pub fn check(
     strides: Option<&[isize]>,
     window: &[Slice],
 ) -> Result<Checked, Error> {
+    check_dims::<MAX_DIMS>(itemsize, shape, strides, window)
+}
+
+/// [`check`] into a [`Checked`] of at most `N` dimensions (`N` at most
+/// [`MAX_DIMS`]): more than `N` dimensions are [`Error::Inval`].
+pub fn check_dims<const N: usize>(
+    itemsize: usize,
+    shape: &[usize],
+    strides: Option<&[isize]>,
+    window: &[Slice],
+) -> Result<Checked<N>, Error> {
     let ndim = shape.len();
-    if ndim > MAX_DIMS
+    if ndim > N.min(MAX_DIMS)
         || window.len() != ndim
         || strides.is_some_and(|s| s.len() != ndim)
         || itemsize == 0
@@ -193,7 +209,7 @@ pub fn check(
     if size > limit {
         return Err(Error::Inval);
     }
-    let mut in_strides = [0isize; MAX_DIMS];
+    let mut in_strides = [0isize; N];
     match strides {
         Some(s) => in_strides[..ndim].copy_from_slice(s),
         None => {
@@ -208,8 +224,8 @@ pub fn check(
     let mut out = Checked {
         itemsize,
         ndim,
-        shape: [0; MAX_DIMS],
-        strides: [0; MAX_DIMS],
+        shape: [0; N],
+        strides: [0; N],
         first: 0,
         lo: 0,
         hi: 0,
@@ -267,9 +283,9 @@ pub fn check(
 /// Unless the window is empty, `src` is the address of the input's element
 /// `(0, ..., 0)`, every byte `src + lo .. src + hi` (see [`Checked::span`])
 /// is readable, and nobody writes them during the call.
-pub unsafe fn copy_into(
+pub unsafe fn copy_into<const N: usize>(
     src: *const u8,
-    checked: &Checked,
+    checked: &Checked<N>,
     dst: &mut [MaybeUninit<u8>],
 ) -> Result<(), Error> {
     if dst.len() != checked.bytes {
@@ -290,7 +306,10 @@ pub unsafe fn copy_into(
     // SAFETY: `src + first` is the first element read; the caller guarantees
     // that every byte of the span is readable (the plan reads only inside
     // it); dst has the output's length.
-    unsafe { plan.run(src.wrapping_offset(checked.first), dst, threads) }
+    unsafe {
+        plan.view()
+            .run(src.wrapping_offset(checked.first), dst, threads)
+    }
 }
 
 /// [`copy_into`] a new block: `malloc(max(bytes, 1))`, advised to use huge
@@ -298,8 +317,11 @@ pub unsafe fn copy_into(
 ///
 /// # Safety
 /// As for [`copy_into`].
-pub unsafe fn crop_raw(src: *const u8, checked: &Checked) -> Result<ByteBlock, Error> {
-    let mut block = ByteBlock::with_len(checked.bytes).ok_or(Error::NoMem)?;
+pub unsafe fn crop_raw<const N: usize>(
+    src: *const u8,
+    checked: &Checked<N>,
+) -> Result<MallocBlock, Error> {
+    let mut block = MallocBlock::with_len(checked.bytes).ok_or(Error::NoMem)?;
     block.advise_huge_pages();
     // SAFETY: the caller's guarantees are those of copy_into.
     unsafe { copy_into(src, checked, block.as_uninit_mut()) }?;
@@ -324,7 +346,7 @@ pub struct Array<'a> {
 /// A crop's result: a C-contiguous, fully written block and its shape.
 #[derive(Debug)]
 pub struct Cropped {
-    block: ByteBlock,
+    block: MallocBlock,
     checked: Checked,
 }
 
@@ -341,7 +363,7 @@ impl Cropped {
     }
 
     /// Gives up the block: the caller releases it with `free()`.
-    pub fn into_block(self) -> ByteBlock {
+    pub fn into_block(self) -> MallocBlock {
         self.block
     }
 }
@@ -398,7 +420,7 @@ pub fn copy_window_c_int(
         return Err(Error::Inval);
     }
     let row_bytes = isize::try_from(stride.saturating_mul(item)).map_err(|_| Error::Inval)?;
-    let checked = check(
+    let checked = check_dims::<2>(
         item,
         &[rows, cols],
         Some(&[row_bytes, item as isize]),
