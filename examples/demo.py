@@ -306,9 +306,11 @@ def threads_demo():
     import ezalloc
     heading("Part 4. The threads that large copies use")
     say("""
-        Copies whose result is 8 MiB or more are split between several
-        threads (the calling thread and helpers that end with the call);
-        smaller ones run on the calling thread alone. ezalloc.get_threads()
+        Copies whose result is 768 KiB or more are split between several
+        threads (the calling thread and the library's helper threads, which
+        are started by the first such copy, kept for the next one and gone
+        after 200 ms without work); smaller ones run on the calling thread
+        alone. ezalloc.get_threads()
         tells how many threads a large copy uses; ezalloc.set_threads(n) sets
         it for the whole process and returns the previous value (n = 1: the
         calling thread only; n = 0: back to the default, which is the

@@ -154,3 +154,26 @@ def run_swig(text, tmp_path):
                         "-o", str(tmp_path / "block_wrap.c"), str(iface)],
                        capture_output=True, text=True)
     assert r.returncode == 0, f"swig refuses the block:\n{text}\n{r.stderr}"
+
+
+def test_readme_swig_quick_start_builds_and_runs(tmp_path):
+    """The README's SWIG quick start, end to end: its files as shown, its
+    shell commands as shown (the pip line aside: the package and SWIG are
+    those of this venv), and the module it builds returns the counts."""
+    if swig_executable() is None:
+        pytest.skip("no swig executable")
+    page = ROOT / "README.md"
+    shell = None
+    for case in cases(page):
+        lang, text, files = case.values
+        if lang == "sh" and "swig -python" in text:
+            shell, named = text, files
+    assert shell is not None, "README.md has no shell block that runs swig"
+    for name, body in named.items():
+        (tmp_path / name).write_text(body)
+    script = "\n".join(line for line in shell.splitlines() if not line.startswith("pip install"))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    r = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"the quick start failed:\n{script}\n{r.stdout}\n{r.stderr}"
+    assert r.stdout.split()[-3:] == ["[10", "0", "0]"], r.stdout
