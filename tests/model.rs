@@ -356,7 +356,7 @@ fn a_panic_is_caught_and_reported() {
 #[test]
 fn large_crops_equal_the_model_on_any_thread_count() {
     use ezalloc::parallel::{PARALLEL_MIN_BYTES, set_threads};
-    // Windows above the threshold (streaming stores, split into parts on 2,
+    // Windows above the threshold (split into parts on 2,
     // 7 and 1 threads; rows of every alignment), and one with fewer rows
     // than threads. Other tests may change the setting meanwhile: the
     // result must not depend on it.

@@ -424,10 +424,9 @@ fn a_span_outside_the_slice_is_einval() {
 }
 
 #[test]
-fn large_outputs_stream_and_split_into_parts() {
+fn large_outputs_split_into_parts() {
     // 3000 x 3000 bytes window of a 3001-wide image: 9 MB, above the
-    // streaming and thread thresholds, so runs are streamed and the copy is
-    // split into parts along the rows.
+    // thread threshold, so the copy is split into parts along the rows.
     let (h, w) = (3002usize, 3001usize);
     let data: Vec<u8> = (0..h * w).map(|k| (k * 7 % 253) as u8).collect();
     let array = Array {
@@ -456,8 +455,8 @@ fn large_outputs_stream_and_split_into_parts() {
 
 #[test]
 fn large_transposing_copies_of_4_and_8_byte_elements() {
-    // Fortran-order windows whose output is above the streaming threshold:
-    // SSE2 block transposes, staged tiles, edges on both sides.
+    // Large Fortran-order windows: SSE2 block transposes, tiles split
+    // between threads, edges on both sides.
     for (itemsize, n) in [(8usize, 1203usize), (4, 1701)] {
         let data: Vec<u8> = (0..n * n * itemsize)
             .map(|k| (k * 13 % 241) as u8)
@@ -516,7 +515,7 @@ fn narrow_picks_of_fortran_inputs_match_the_model() {
     // Two or three channels of a Fortran-order input read into C order: a
     // transposing tile only two or three elements wide, nearly all edge.
     let cases: [(usize, Vec<usize>, Vec<Slice>); 5] = [
-        // 35 MB out: streamed, each tile one block of whole output rows.
+        // 35 MB out: each tile a block of whole output rows.
         (
             8,
             vec![2_200_000, 4],
@@ -583,9 +582,9 @@ fn narrow_picks_of_fortran_inputs_match_the_model() {
 }
 
 #[test]
-fn streamed_rows_and_tiles_match_the_model() {
-    // Outputs above the streaming-store threshold (32 MiB): rows of a C
-    // window (block copies) and a Fortran window read into C order (tiles).
+fn large_rows_and_tiles_match_the_model() {
+    // Outputs of more than 32 MiB: rows of a C window (block copies) and a
+    // Fortran window read into C order (tiles).
     for (shape, strides, window) in [
         (
             vec![5000usize, 8200],

@@ -6,21 +6,18 @@ use std::ptr;
 use super::{Checked, run_parts};
 use crate::Error;
 
-/// Outputs of at least this size are written with streaming stores, which
-/// neither read the destination into the cache first nor evict the input.
-/// Below it plain stores measured faster, the copy shared by two threads
-/// (float32 windows through `ezalloc.crop`, best of 100: 8 MiB 374 us plain
-/// against 875 us streamed, 16 MiB 671 us plain; 32 MiB 1.35 ms plain,
-/// 1.42 ms streamed).
-const STREAM_MIN_BYTES: usize = 32 << 20;
+// Every store is a plain one. Streaming (non-temporal) stores measured
+// slower on every large case on the machine this is developed on (2 cores:
+// ezalloc.crop of a 4000 x 6000 x 3 uint8 window 1.39-1.67x numpy with
+// plain stores against 0.82-0.93x streamed from 32 MiB out; a contiguous
+// 256 MiB copy 1.95-2.24x against 1.69-1.81x), so the library has none.
 
 /// An input stride (bytes) beyond which elements of neighbouring output
 /// columns sit on different cache lines: the tiled copy then pays off.
 const LINE: usize = 64;
 
-/// Bytes of the staging buffer in which a tile is assembled before its
-/// rows are streamed out.
-const STAGE_BYTES: usize = 32 << 10;
+/// The most bytes of output in one tile.
+const TILE_BYTES: usize = 32 << 10;
 
 /// A contiguous innermost run of at most this many bytes (an RGB pixel, a
 /// complex number, a pair) is copied as one element of the next axis out.
@@ -56,7 +53,6 @@ pub(super) struct Plan<const N: usize> {
     dst: [usize; N],
     itemsize: usize,
     kernel: Kernel,
-    stream: bool,
 }
 
 /// A [`Plan`] seen through slices of its `n` axes: the copy itself, one
@@ -69,11 +65,10 @@ pub(super) struct View<'a> {
     dst: &'a [usize],
     itemsize: usize,
     kernel: Kernel,
-    stream: bool,
 }
 
-/// The output row a tile covers, in bytes: long rows keep the streaming
-/// (or plain) stores in long sequential runs, and the input lines a tile
+/// The output row a tile covers, in bytes: long rows keep the stores in
+/// long sequential runs, and the input lines a tile
 /// reads (one per output column) stay in L2 for the next tile down.
 const TILE_ROW_BYTES: usize = 8 << 10;
 
@@ -82,15 +77,15 @@ const TILE_ROW_BYTES: usize = 8 << 10;
 const TILE_ROWS_MAX: usize = 64;
 
 /// The tile for a block whose output rows are `lb` elements of `itemsize`
-/// bytes: `(rows, columns)`, at most [`STAGE_BYTES`] in all, rows a power
+/// bytes: `(rows, columns)`, at most [`TILE_BYTES`] in all, rows a power
 /// of two from 4 to [`TILE_ROWS_MAX`].
 fn tile_shape(itemsize: usize, lb: usize) -> (usize, usize) {
     let row = lb.saturating_mul(itemsize).clamp(itemsize, TILE_ROW_BYTES);
-    let rows = (STAGE_BYTES / row).clamp(4, TILE_ROWS_MAX);
+    let rows = (TILE_BYTES / row).clamp(4, TILE_ROWS_MAX);
     let rows = 1 << rows.ilog2();
     (
         rows,
-        (STAGE_BYTES / rows / itemsize).min(row / itemsize).max(1),
+        (TILE_BYTES / rows / itemsize).min(row / itemsize).max(1),
     )
 }
 
@@ -104,7 +99,6 @@ impl<const N: usize> Plan<N> {
             dst: [0; N],
             itemsize: c.itemsize,
             kernel: Kernel::Run,
-            stream: false,
         };
         // Drop length-1 axes; coalesce an axis into its outer neighbour when
         // the neighbour's stride is this axis's whole extent.
@@ -167,12 +161,6 @@ impl<const N: usize> Plan<N> {
                 _ => Kernel::Gather,
             }
         };
-        // Gathers stay on plain stores: staging them for streaming stores
-        // measured slower than writing in place (a step-2 crop: 2.4 ms
-        // plain against 2.8-3.1 ms staged, 17 MB out).
-        p.stream = cfg!(target_arch = "x86_64")
-            && c.bytes >= STREAM_MIN_BYTES
-            && p.kernel != Kernel::Gather;
         p
     }
 
@@ -185,7 +173,6 @@ impl<const N: usize> Plan<N> {
             dst: &self.dst[..self.n],
             itemsize: self.itemsize,
             kernel: self.kernel,
-            stream: self.stream,
         }
     }
 }
@@ -235,9 +222,6 @@ impl View<'_> {
             // elements are read from and written to disjoint places within
             // what `run`'s caller guarantees; no two parts write the same byte.
             unsafe { self.walk(0, src, dst, hi - lo) };
-            if self.stream {
-                fence();
-            }
         };
         run_parts(parts, threads, &work)
     }
@@ -263,7 +247,6 @@ impl View<'_> {
             // for tiles, axis j) at src and dst.
             unsafe {
                 match self.kernel {
-                    Kernel::Run if self.stream => stream_copy(src, dst, n * self.itemsize),
                     Kernel::Run => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
                     Kernel::Gather => gather(self.itemsize, src, s, dst, n),
                     Kernel::Tiled { j } => tiled(
@@ -273,7 +256,6 @@ impl View<'_> {
                         dst,
                         self.dst[j],
                         [len(j), n],
-                        self.stream,
                     ),
                 }
             }
@@ -288,7 +270,6 @@ impl View<'_> {
                 // SAFETY: row i of this axis is within the caller's sub-array.
                 unsafe {
                     match self.kernel {
-                        Kernel::Run if self.stream => stream_copy(from, to, n * self.itemsize),
                         Kernel::Run => ptr::copy_nonoverlapping(from, to, n * self.itemsize),
                         _ => gather(self.itemsize, from, s, to, n),
                     }
@@ -421,23 +402,9 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
     }
 }
 
-/// A cache-line aligned staging buffer.
-#[repr(C, align(64))]
-struct Stage([MaybeUninit<u8>; STAGE_BYTES]);
-
-impl Stage {
-    fn new() -> Self {
-        Stage([MaybeUninit::uninit(); STAGE_BYTES])
-    }
-    fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.0.as_mut_ptr().cast()
-    }
-}
-
 /// Copies a 2-D block of `len[0]` x `len[1]` elements, `strides` bytes apart
 /// in the input, to rows `dst_row` bytes apart and contiguous columns, tile
-/// by tile. With `stream`, each tile is assembled in a staging buffer and
-/// its rows are written with streaming stores (the caller fences).
+/// by tile.
 ///
 /// # Safety
 /// Every element of the block is readable at `src` and writable at `dst`;
@@ -449,7 +416,6 @@ unsafe fn tiled(
     dst: *mut u8,
     dst_row: usize,
     [la, lb]: [usize; 2],
-    stream: bool,
 ) {
     /// One tile of `len` elements, typed.
     ///
@@ -506,35 +472,15 @@ unsafe fn tiled(
         }
     }
     let (rows, cols) = tile_shape(itemsize, lb);
-    let mut stage = Stage::new();
     for a0 in (0..la).step_by(rows) {
         let ta = rows.min(la - a0);
         for b0 in (0..lb).step_by(cols) {
             let tb = cols.min(lb - b0);
             let s = src.wrapping_offset(a0 as isize * sa + b0 as isize * sb);
             let d = dst.wrapping_add(a0 * dst_row + b0 * itemsize);
-            let row = tb * itemsize;
             // SAFETY: the tile's elements are within the block (the caller's
-            // guarantee); the staged tile (ta rows of `row` bytes, at most
-            // rows * cols * itemsize <= STAGE_BYTES bytes) fits the stage and is fully
-            // written before its rows are streamed to their places in dst
-            // (in one block when they are consecutive there: row == dst_row).
-            unsafe {
-                if stream && row == dst_row {
-                    // The tile's rows are whole output rows, one after the
-                    // other in dst (a narrow output: a pick of channels):
-                    // one streamed block, not a short copy per row.
-                    tile(itemsize, s, [sa, sb], stage.as_mut_ptr(), row, [ta, tb]);
-                    stream_copy(stage.as_mut_ptr(), d, ta * row);
-                } else if stream && row >= LINE {
-                    tile(itemsize, s, [sa, sb], stage.as_mut_ptr(), row, [ta, tb]);
-                    for a in 0..ta {
-                        stream_copy(stage.as_mut_ptr().add(a * row), d.add(a * dst_row), row);
-                    }
-                } else {
-                    tile(itemsize, s, [sa, sb], d, dst_row, [ta, tb]);
-                }
-            }
+            // guarantee).
+            unsafe { tile(itemsize, s, [sa, sb], d, dst_row, [ta, tb]) };
         }
     }
 }
@@ -615,55 +561,6 @@ unsafe fn transpose_sse2(
             one(a, b);
         }
     }
-}
-
-/// Orders the streaming stores of this thread before its later stores (and
-/// before whoever joins it).
-fn fence() {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE2 is part of the x86_64 baseline; sfence only orders stores.
-    unsafe {
-        std::arch::x86_64::_mm_sfence()
-    };
-}
-
-/// Copies `n` bytes with streaming stores for the whole cache lines of the
-/// destination and plain copies for the partial lines at both ends (a line
-/// written both ways is slow); the caller fences.
-///
-/// # Safety
-/// `n` bytes are readable at `src` and writable at `dst`; they do not overlap.
-unsafe fn stream_copy(src: *const u8, dst: *mut u8, n: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-        let head = dst.align_offset(64).min(n);
-        let body = head + (n - head) / 64 * 64;
-        // SAFETY: head <= body <= n, so every access below is within the n
-        // bytes; dst + i is 64-byte aligned for i in head..body step 64; the
-        // loads are unaligned; SSE2 is part of the x86_64 baseline.
-        unsafe {
-            ptr::copy_nonoverlapping(src, dst, head);
-            let mut i = head;
-            while i < body {
-                let s = src.add(i).cast::<__m128i>();
-                let d = dst.add(i).cast::<__m128i>();
-                let (a, b) = (_mm_loadu_si128(s), _mm_loadu_si128(s.add(1)));
-                let (c, e) = (_mm_loadu_si128(s.add(2)), _mm_loadu_si128(s.add(3)));
-                _mm_stream_si128(d, a);
-                _mm_stream_si128(d.add(1), b);
-                _mm_stream_si128(d.add(2), c);
-                _mm_stream_si128(d.add(3), e);
-                i += 64;
-            }
-            ptr::copy_nonoverlapping(src.add(body), dst.add(body), n - body);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    // SAFETY: the caller's guarantee.
-    unsafe {
-        ptr::copy_nonoverlapping(src, dst, n)
-    };
 }
 
 #[cfg(test)]
@@ -784,7 +681,7 @@ mod tests {
         for itemsize in [1, 2, 4, 8, 16] {
             for lb in [1, 3, 64, 1000, 5000, 1 << 20] {
                 let (rows, cols) = tile_shape(itemsize, lb);
-                assert!(rows * cols * itemsize <= STAGE_BYTES, "{itemsize} {lb}");
+                assert!(rows * cols * itemsize <= TILE_BYTES, "{itemsize} {lb}");
                 assert!(rows.is_power_of_two() && (4..=TILE_ROWS_MAX).contains(&rows));
                 assert!(cols >= 1 && cols <= lb.max(1));
             }

@@ -10,8 +10,7 @@
 //!   short contiguous innermost run (up to 16 bytes: an RGB pixel) then
 //!   becomes one element of the next axis out. The innermost axis picks the
 //!   kernel.
-//! - **Execute** (`exec`): contiguous runs as block copies (streaming stores
-//!   for large outputs on x86_64); typed gather loops for 1, 2, 3, 4, 6, 8,
+//! - **Execute** (`exec`): contiguous runs as block copies; typed gather loops for 1, 2, 3, 4, 6, 8,
 //!   12 and 16-byte elements with a stride; a cache-blocked tiled copy when the
 //!   output's innermost axis is strided in the input and another axis is not
 //!   (Fortran to C order, transposes). Large outputs are split along the
@@ -395,8 +394,8 @@ pub fn crop(array: &Array<'_>, window: &[Slice]) -> Result<Cropped, Error> {
 
 /// The copy under the recipe's `crop()`: `rows` x `cols` ints, rows `stride`
 /// ints apart in `src` (which starts at the window's first element), into
-/// the row-major `dst`, on the N-dimensional core (threads, streaming stores
-/// for large outputs). `crop()` checks the window itself (its strict rule).
+/// the row-major `dst`, on the N-dimensional core (threads for large
+/// outputs). `crop()` checks the window itself (its strict rule).
 ///
 /// [`Error::Inval`] if `src` is too short for that window or `dst` is not
 /// `rows * cols` long; [`Error::Internal`] if a part of the copy panicked.
