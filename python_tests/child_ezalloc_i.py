@@ -118,6 +118,9 @@ def check():
     expect(ValueError, lambda: gk.gk_make_grid(-1), "Invalid argument")
     expect(ValueError, lambda: gk.gk_make_buf(-5))
     assert gk.gk_buf_live() == live
+    # a status function without outputs: None, or the library's error
+    assert gk.gk_check_grid(5) is None
+    expect(ValueError, lambda: gk.gk_check_grid(-1), "Invalid argument")
     # including ezalloc.i does not change plain int arguments: SWIG's own
     # typemap still refuses a numpy integer (the opt-in
     # %ezalloc_int_arguments would accept it)

@@ -476,3 +476,116 @@ def test_cplusplus_std_complex(tmp_path, version):
     out = subprocess.run([sys.executable, "-c", CHECK_COMPLEX], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+CXX_DEALLOCATOR_I = """%module cxxd
+%{
+#define SWIG_FILE_WITH_INIT
+#include <cstdlib>
+namespace lib {
+long releases;
+void release(void *p)
+{
+    releases++;
+    std::free(p);
+}
+long released() { return releases; }
+void make(int n, double **out, int *len)
+{
+    double *p = static_cast<double *>(std::malloc(sizeof *p * (n + 1)));
+    for (int k = 0; k < n; k++)
+        p[k] = k / 2.0;
+    *out = p;
+    *len = n;
+}
+}
+/* Named like ezalloc.i's own ezalloc_release_with_free. */
+void with_free(int n, double **out, int *len) { lib::make(n, out, len); }
+int ovl(int) { return 1; }
+int ovl(double) { return 2; }
+int ovl(const char *) { return 3; }
+int dflt(int a, int b = 2) { return a + b; }
+%}
+%include "ezalloc.i"
+%init %{
+    import_array();
+%}
+%apply (double **ARGOUTVIEWM_ARRAY1, int *DIM1) {(double **out, int *len)}
+%ezalloc_deallocator(make, lib::release);
+%ezalloc_deallocator(with_free, lib::release);
+%ezalloc_int_arguments
+namespace lib {
+void make(int n, double **out, int *len);
+long released();
+}
+void with_free(int n, double **out, int *len);
+int ovl(int);
+int ovl(double);
+int ovl(const char *);
+int dflt(int a, int b = 2);
+"""
+
+CHECK_CXX_DEALLOCATOR = """
+import gc
+import numpy as np
+import cxxd
+
+def expect_type_error(call):
+    try:
+        call()
+    except TypeError:
+        return
+    raise AssertionError("no TypeError")
+
+a = cxxd.make(5)
+assert type(a.base).__name__ == "PyCapsule"
+np.testing.assert_array_equal(a, np.arange(5) / 2.0)
+view = a[1:3]
+del a
+gc.collect()
+assert cxxd.released() == 0
+del view
+gc.collect()
+assert cxxd.released() == 1
+b = cxxd.with_free(np.int64(3))                # the opt-in int typemap
+np.testing.assert_array_equal(b, [0, 0.5, 1])
+del b
+gc.collect()
+assert cxxd.released() == 2
+# the dispatcher of overloads and default arguments takes what the int
+# typemap accepts
+assert cxxd.ovl(1) == 1 and cxxd.ovl(np.int64(1)) == 1 and cxxd.ovl(np.uint8(7)) == 1
+assert cxxd.ovl(1.5) == 2 and cxxd.ovl(np.float64(1)) == 2 and cxxd.ovl("x") == 3
+assert cxxd.ovl(2 ** 40) == 2                  # outside C int: not the int overload
+assert cxxd.dflt(np.int64(1)) == 3 and cxxd.dflt(1, np.int32(5)) == 6
+expect_type_error(lambda: cxxd.dflt(1.5))
+expect_type_error(lambda: cxxd.dflt(2 ** 40))
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_cplusplus_deallocator_and_int_overloads(tmp_path, version):
+    """In C++: %ezalloc_deallocator (namespaced free function, a wrapped
+    function named like ezalloc.i's own helpers) releases each block once;
+    %ezalloc_int_arguments reaches overloads and default arguments."""
+    (tmp_path / "cxxd.i").write_text(CXX_DEALLOCATOR_I)
+    build(tmp_path, SWIGS[version], [("cxxd", tmp_path / "cxxd.i", [], [], [])], cplusplus=True)
+    out = subprocess.run([sys.executable, "-c", CHECK_CXX_DEALLOCATOR], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_numpy_i_in_the_current_directory_comes_first(tmp_path):
+    """What docs/swig.md says of SWIG's search order: a numpy.i in the
+    directory SWIG runs in is the one ezalloc.i includes, before the one
+    beside ezalloc.i."""
+    swig = SWIGS[max(SWIGS)]
+    (tmp_path / "m.i").write_text('%module m\n%include "ezalloc.i"\n')
+    run = lambda: subprocess.run([swig, "-python", "-I" + str(INCLUDE), "m.i"], cwd=tmp_path,
+                                 capture_output=True, text=True)
+    out = run()
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "numpy.i").write_text('#error "the numpy.i of the current directory"\n')
+    out = run()
+    assert out.returncode != 0 and "the numpy.i of the current directory" in out.stderr

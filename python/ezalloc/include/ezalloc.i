@@ -50,7 +50,9 @@
  *       Opt-in: from here on, every plain `int` argument accepts any Python
  *       integer (anything with __index__, numpy integer scalars included),
  *       refuses floats with TypeError and values outside C int with
- *       OverflowError. Not applied by including this file.
+ *       OverflowError (overloaded functions and C++ default arguments
+ *       included: the int overload is chosen for what it accepts). Not
+ *       applied by including this file.
  *
  * C helpers (in the wrapper, for hand-written code; the fragment
  * "ezalloc_managed" brings them in):
@@ -181,7 +183,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
                              func);
 }
 
-/* EZALLOC_PICK(EZALLOC_DEALLOCATOR_name): the deallocator declared for
+/* EZALLOC_PICK(EZALLOC_USER_DEALLOCATOR_name): the deallocator declared for
  * `name` (its macro expands to "~, &deallocator"), else the free() one. */
 #define EZALLOC_PICK(...) EZALLOC_PICK_(__VA_ARGS__, &ezalloc_free_deallocator, ~)
 #define EZALLOC_PICK_(declared, how, ...) how
@@ -198,11 +200,11 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 
 /* The deallocator of the function being wrapped: the one that
  * %ezalloc_deallocator declared for its name, else free(). (A C macro, not
- * a preprocessor conditional: EZALLOC_DEALLOCATOR_<name> expands to
+ * a preprocessor conditional: EZALLOC_USER_DEALLOCATOR_<name> expands to
  * "~, &deallocator" when declared, which EZALLOC_PICK picks over its
  * default.) */
 %define %_ezalloc_how(VAR)
-    const ezalloc_deallocator *VAR = EZALLOC_PICK(EZALLOC_DEALLOCATOR_$symname);
+    const ezalloc_deallocator *VAR = EZALLOC_PICK(EZALLOC_USER_DEALLOCATOR_$symname);
 %enddef
 
 /* The argout body shared by every managed typemap: DATA is the block
@@ -508,16 +510,29 @@ SWIGINTERN int ezalloc_check_deallocator_name(PyObject *d, const char *name, con
 #endif
 %}
 
+/* The names this macro generates begin with ezalloc_user_ (and
+ * EZALLOC_USER_), which no other name of ezalloc.i does: a function named
+ * like one of ezalloc.i's helpers (with_free, say) cannot collide with them. The
+ * release function has C linkage in C++, as SWIG's %wrapper section (where
+ * it is defined) has: its declaration says so too. */
 %define %ezalloc_deallocator(NAME, FREE_FN)
 %fragment("ezalloc_check_names");
 %header %{
-static void ezalloc_release_##NAME(void *block);
-static const ezalloc_deallocator ezalloc_deallocator_##NAME = { ezalloc_release_##NAME, #FREE_FN };
-#define EZALLOC_DEALLOCATOR_##NAME ~, &ezalloc_deallocator_##NAME
+#ifdef __cplusplus
+extern "C" {
+#endif
+static void ezalloc_user_release_##NAME(void *block);
+#ifdef __cplusplus
+}
+#endif
+static const ezalloc_deallocator ezalloc_user_deallocator_##NAME = {
+    ezalloc_user_release_##NAME, #FREE_FN
+};
+#define EZALLOC_USER_DEALLOCATOR_##NAME ~, &ezalloc_user_deallocator_##NAME
 %}
 /* In the wrapper section, after every header: FREE_FN is declared by then. */
 %wrapper %{
-static void ezalloc_release_##NAME(void *block)
+static void ezalloc_user_release_##NAME(void *block)
 {
     FREE_FN(block);
 }
@@ -576,9 +591,44 @@ SWIGINTERN int ezalloc_as_int(PyObject *obj, int *out, const char *func, const c
 }
 %}
 
+%fragment("ezalloc_is_int", "header") %{
+#include <limits.h>
+
+/* 1 when ezalloc_as_int would accept obj (an integer, anything with
+ * __index__, within C int), else 0; never raises: for the typecheck of
+ * overloaded functions and C++ default arguments. */
+SWIGINTERN int ezalloc_is_int(PyObject *obj)
+{
+    PyObject *index;
+    long value;
+    int overflow = 0;
+
+    if (!PyIndex_Check(obj))
+        return 0;
+    index = PyNumber_Index(obj);
+    if (index == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    value = PyLong_AsLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return overflow == 0 && value >= INT_MIN && value <= INT_MAX;
+}
+%}
+
 %define %ezalloc_int_arguments
 %typemap(in, fragment="ezalloc_as_int") int {
     if (ezalloc_as_int($input, &$1, "$symname", "$1_name") < 0) SWIG_fail;
+}
+/* The dispatcher of an overloaded function (or of a C++ function with
+ * default arguments) takes the int overload for what the in typemap
+ * accepts. */
+%typemap(typecheck, precedence=SWIG_TYPECHECK_INTEGER, fragment="ezalloc_is_int") int {
+    $1 = ezalloc_is_int($input);
 }
 %enddef
 
