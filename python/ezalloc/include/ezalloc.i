@@ -5,12 +5,14 @@
  *     %include "ezalloc.i"
  *
  * It includes numpy.i (the copy beside this file, which is the numpy.i of
- * the numpy release the ezalloc package was built against), then redefines
- * every ARGOUTVIEWM_* typemap that numpy.i defines, under the same names:
- * ARRAY1-4 and FARRAY2-4, the dimensions after or before the data pointer,
- * for each type numpy.i instantiates (signed char ... double, int8_t ...
- * uint64_t, and std::complex<float/double> in C++). An existing %apply of
- * ARGOUTVIEWM_* keeps working; everything else of numpy.i is unchanged.
+ * the numpy release the ezalloc package was built against, unless a
+ * numpy.i is in the directory SWIG runs in: SWIG searches that first),
+ * then redefines every ARGOUTVIEWM_* typemap that numpy.i defines, under
+ * the same names: ARRAY1-4 and FARRAY2-4, the dimensions after or before
+ * the data pointer, for each type numpy.i instantiates (signed char ...
+ * double, int8_t ... uint64_t, and std::complex<float/double> in C++).
+ * An existing %apply of ARGOUTVIEWM_* keeps working; everything else of
+ * numpy.i is unchanged.
  *
  * What differs from numpy.i's ARGOUTVIEWM_*:
  *
@@ -33,11 +35,13 @@
  *   %ezalloc_deallocator(NAME, FREE_FN);
  *       The managed outputs of the function that the module calls NAME
  *       (its %rename'd name if it is renamed) release their block with
- *       FREE_FN(block), a function or macro taking the block's address,
- *       instead of free(). Anywhere in the interface file after this file's
- *       %include. Importing the module fails with ImportError when it has
- *       no function NAME. (Module-level functions: a C++ method's wrapped
- *       name is not its module attribute.)
+ *       FREE_FN(block) instead of free(): a function void FREE_FN(void *)
+ *       or a macro taking a void * (C converts it to a typed pointer
+ *       implicitly, C++ does not). Anywhere in the interface file after
+ *       this file's %include, in C or C++ modules. Importing the module
+ *       fails with ImportError when it has no function NAME. (Module-level
+ *       functions: a C++ method's wrapped name is not its module
+ *       attribute.)
  *
  *   %ezalloc_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
  *       numpy.i's %numpy_typemaps for another type (or DIM_TYPE), then the
