@@ -589,3 +589,88 @@ def test_numpy_i_in_the_current_directory_comes_first(tmp_path):
     (tmp_path / "numpy.i").write_text('#error "the numpy.i of the current directory"\n')
     out = run()
     assert out.returncode != 0 and "the numpy.i of the current directory" in out.stderr
+
+
+ARGOUT_ARRAYS_I = """%module outs
+%{
+#define SWIG_FILE_WITH_INIT
+#include <stdlib.h>
+/* A managed output, NULL for a non-empty array when `fail`, then numpy.i's
+ * ARGOUT_ARRAY* outputs after it. */
+static void fill(double *z, long n) { long i; for (i = 0; i < n; i++) z[i] = (double)i; }
+static double *block(int fail) { double *p = fail ? NULL : malloc(sizeof *p); if (p) *p = 7; return p; }
+void after(int fail, double **o, int *n, double *z, int nz) { *o = block(fail); *n = 1; fill(z, nz); }
+void after_dim_first(int fail, double **o, int *n, int nz, double *z) { *o = block(fail); *n = 1; fill(z, nz); }
+void after_fixed(int fail, double **o, int *n, double z[256][512]) { *o = block(fail); *n = 1; fill(&z[0][0], 256 * 512); }
+void before(int fail, double *z, int nz, double **o, int *n) { *o = block(fail); *n = 1; fill(z, nz); }
+double input_after(double *z, int nz, double *x, int nx) { fill(z, nz); return x[nx - 1]; }
+%}
+%include "ezalloc.i"
+%init %{
+    import_array();
+%}
+%apply (double **ARGOUTVIEWM_ARRAY1, int *DIM1) {(double **o, int *n)}
+%apply (double *ARGOUT_ARRAY1, int DIM1) {(double *z, int nz)}
+%apply (int DIM1, double *ARGOUT_ARRAY1) {(int nz, double *z)}
+%apply (double ARGOUT_ARRAY2[ANY][ANY]) {(double z[256][512])}
+%apply (double *IN_ARRAY1, int DIM1) {(double *x, int nx)}
+void after(int fail, double **o, int *n, double *z, int nz);
+void after_dim_first(int fail, double **o, int *n, int nz, double *z);
+void after_fixed(int fail, double **o, int *n, double z[256][512]);
+void before(int fail, double *z, int nz, double **o, int *n);
+double input_after(double *z, int nz, double *x, int nx);
+"""
+
+CHECK_ARGOUT_ARRAYS = """
+import sys
+import tracemalloc
+import numpy as np
+import outs
+
+N = 1 << 17                                    # 1 MiB of float64 per ARGOUT array
+o, z = outs.after(0, N)
+assert o.tolist() == [7.0] and sys.getrefcount(z) == 2
+np.testing.assert_array_equal(z, np.arange(N))
+o, z = outs.after_dim_first(0, 5)
+assert o.tolist() == [7.0] and z.tolist() == [0, 1, 2, 3, 4]
+o, z = outs.after_fixed(0)
+assert z.shape == (256, 512) and z[1, 0] == 512 and sys.getrefcount(z) == 2
+z, o = outs.before(0, 3)
+assert z.tolist() == [0, 1, 2] and o.tolist() == [7.0]
+r, z = outs.input_after(3, [1.0, 2.5])
+assert r == 2.5 and z.tolist() == [0, 1, 2]
+del o, z
+
+def fails(call, exc):
+    try:
+        call()
+    except exc:
+        return
+    raise AssertionError("no " + exc.__name__)
+
+tracemalloc.start()
+for name, call, exc in [("after", lambda: outs.after(1, N), MemoryError),
+                        ("after_dim_first", lambda: outs.after_dim_first(1, N), MemoryError),
+                        ("after_fixed", lambda: outs.after_fixed(1), MemoryError),
+                        ("before", lambda: outs.before(1, N), MemoryError),
+                        ("input_after", lambda: outs.input_after(N, "abc"), ValueError)]:
+    fails(call, exc)
+    start = tracemalloc.get_traced_memory()[0]
+    for _ in range(20):
+        fails(call, exc)
+    grown = tracemalloc.get_traced_memory()[0] - start
+    assert grown < (1 << 20), (name, grown)    # 20 MiB if each ARGOUT array leaked
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_argout_arrays_are_released_when_the_call_fails(tmp_path, version):
+    """numpy.i's ARGOUT_ARRAY* outputs (arrays numpy.i makes before the
+    call) beside a managed output: returned once on success, released when
+    an output before them fails or a later argument does not convert."""
+    (tmp_path / "outs.i").write_text(ARGOUT_ARRAYS_I)
+    build(tmp_path, SWIGS[version], [("outs", tmp_path / "outs.i", [], [], [])])
+    out = subprocess.run([sys.executable, "-c", CHECK_ARGOUT_ARRAYS], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

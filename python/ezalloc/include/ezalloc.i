@@ -12,7 +12,9 @@
  * the data pointer, for each type numpy.i instantiates (signed char ...
  * double, int8_t ... uint64_t, and std::complex<float/double> in C++).
  * An existing %apply of ARGOUTVIEWM_* keeps working; everything else of
- * numpy.i is unchanged.
+ * numpy.i is unchanged, except that numpy.i's ARGOUT_ARRAY* arrays are
+ * released when the call fails before they are in its result (numpy.i
+ * leaks them).
  *
  * What differs from numpy.i's ARGOUTVIEWM_*:
  *
@@ -48,7 +50,8 @@
  *       managed ARGOUTVIEWM_* typemaps for it.
  *
  *   %ezalloc_argoutviewm_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
- *       The managed ARGOUTVIEWM_* typemaps alone, over numpy.i's.
+ *       The managed ARGOUTVIEWM_* typemaps alone, over numpy.i's (and
+ *       the clean-up of numpy.i's ARGOUT_ARRAY* for the type).
  *
  *   %ezalloc_int_arguments
  *       Opt-in: from here on, every plain `int` argument accepts any Python
@@ -285,6 +288,9 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
   %_ezalloc_freearg($2)
 }
 
+/* ---- numpy.i's ARGOUT_ARRAY*, released on failure paths */
+%_ezalloc_argout_array(DATA_TYPE, DIM_TYPE)
+
 /* ---- rank 2, C and Fortran order */
 %_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY2, 0)
 %_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY2, 1)
@@ -295,6 +301,55 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY4, 0)
 %_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY4, 1)
 
+%enddef
+
+/* numpy.i's ARGOUT_ARRAY* make their array in the in typemap (the local
+ * `array` there) and hand it to the result in the argout typemap. Their
+ * argout typemaps again, the array handed over (then owned by the result),
+ * and a freearg that drops an array not handed over: the call failed
+ * before its argout ran (a later argument, the call, or an earlier output
+ * failed). ARRAY is the in typemap's local (array$argnum). */
+%define %_ezalloc_argout_array_body(ARRAY)
+{
+  $result = SWIG_AppendOutput($result, (PyObject *)ARRAY);
+  ARRAY = NULL;                  /* owned by $result now (or dropped by it) */
+  /* SWIG_AppendOutput drops the array when its list cannot grow. */
+  if (PyErr_Occurred()) SWIG_fail;
+}
+%enddef
+
+%define %_ezalloc_argout_array_freearg(ARRAY)
+{
+  Py_XDECREF(ARRAY);
+  ARRAY = NULL;
+  if (PyErr_Occurred()) {
+    Py_CLEAR($result);
+  }
+}
+%enddef
+
+%define %_ezalloc_argout_array(DATA_TYPE, DIM_TYPE)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY1[ANY]) %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY1[ANY]) %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY]) %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
 %enddef
 
 /* Rank 2: (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2) and the
