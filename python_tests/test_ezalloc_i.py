@@ -504,6 +504,8 @@ void with_free(int n, double **out, int *len) { lib::make(n, out, len); }
 int ovl(int) { return 1; }
 int ovl(double) { return 2; }
 int ovl(const char *) { return 3; }
+int wide(int) { return 1; }
+int wide(long long) { return 2; }
 int dflt(int a, int b = 2) { return a + b; }
 %}
 %include "ezalloc.i"
@@ -522,6 +524,8 @@ void with_free(int n, double **out, int *len);
 int ovl(int);
 int ovl(double);
 int ovl(const char *);
+int wide(int);
+int wide(long long);
 int dflt(int a, int b = 2);
 """
 
@@ -557,6 +561,7 @@ assert cxxd.released() == 2
 assert cxxd.ovl(1) == 1 and cxxd.ovl(np.int64(1)) == 1 and cxxd.ovl(np.uint8(7)) == 1
 assert cxxd.ovl(1.5) == 2 and cxxd.ovl(np.float64(1)) == 2 and cxxd.ovl("x") == 3
 assert cxxd.ovl(2 ** 40) == 2                  # outside C int: not the int overload
+assert cxxd.wide(1) == 1 and cxxd.wide(np.int16(1)) == 1 and cxxd.wide(2 ** 40) == 2
 assert cxxd.dflt(np.int64(1)) == 3 and cxxd.dflt(1, np.int32(5)) == 6
 expect_type_error(lambda: cxxd.dflt(1.5))
 expect_type_error(lambda: cxxd.dflt(2 ** 40))

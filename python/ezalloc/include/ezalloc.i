@@ -685,8 +685,9 @@ SWIGINTERN int ezalloc_is_int(PyObject *obj)
 }
 /* The dispatcher of an overloaded function (or of a C++ function with
  * default arguments) takes the int overload for what the in typemap
- * accepts. */
-%typemap(typecheck, precedence=SWIG_TYPECHECK_INTEGER, fragment="ezalloc_is_int") int {
+ * accepts; SWIG's own precedence for int, so overloads are tried in the
+ * order SWIG tries them. */
+%typemap(typecheck, precedence=SWIG_TYPECHECK_INT32, fragment="ezalloc_is_int") int {
     $1 = ezalloc_is_int($input);
 }
 %enddef
