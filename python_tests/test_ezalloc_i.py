@@ -14,7 +14,13 @@
 - the recipe's interface files (python_tests/swig/recipe_*.i) with their
   one `%include "numpy.i"` line changed, running the recipe's test programs;
 - injected failures of numpy's objects: nothing leaks through ezalloc.i,
-  with free() or a custom free; stock numpy.i leaks (measured).
+  with free() or a custom free; stock numpy.i leaks (measured);
+- C++: std::complex, %ezalloc_deallocator with a namespaced free function
+  and a function named like ezalloc.i's helpers, %ezalloc_int_arguments
+  through overloads and default arguments;
+- numpy.i's ARGOUT_ARRAY* released when the call fails before they are in
+  its result (tracemalloc);
+- SWIG's search order: a numpy.i in the current directory comes first.
 """
 
 import hashlib
