@@ -615,13 +615,14 @@ void after_dim_first(int fail, double **o, int *n, int nz, double *z) { *o = blo
 void after_fixed(int fail, double **o, int *n, double z[256][512]) { *o = block(fail); *n = 1; fill(&z[0][0], 256 * 512); }
 void before(int fail, double *z, int nz, double **o, int *n) { *o = block(fail); *n = 1; fill(z, nz); }
 double input_after(double *z, int nz, double *x, int nx) { fill(z, nz); return x[nx - 1]; }
+void pair(double *z, int nz, double *w, int nw) { fill(z, nz); fill(w, nw); }
 %}
 %include "ezalloc.i"
 %init %{
     import_array();
 %}
 %apply (double **ARGOUTVIEWM_ARRAY1, int *DIM1) {(double **o, int *n)}
-%apply (double *ARGOUT_ARRAY1, int DIM1) {(double *z, int nz)}
+%apply (double *ARGOUT_ARRAY1, int DIM1) {(double *z, int nz), (double *w, int nw)}
 %apply (int DIM1, double *ARGOUT_ARRAY1) {(int nz, double *z)}
 %apply (double ARGOUT_ARRAY2[ANY][ANY]) {(double z[256][512])}
 %apply (double *IN_ARRAY1, int DIM1) {(double *x, int nx)}
@@ -630,6 +631,7 @@ void after_dim_first(int fail, double **o, int *n, int nz, double *z);
 void after_fixed(int fail, double **o, int *n, double z[256][512]);
 void before(int fail, double *z, int nz, double **o, int *n);
 double input_after(double *z, int nz, double *x, int nx);
+void pair(double *z, int nz, double *w, int nw);
 """
 
 CHECK_ARGOUT_ARRAYS = """
@@ -650,7 +652,9 @@ z, o = outs.before(0, 3)
 assert z.tolist() == [0, 1, 2] and o.tolist() == [7.0]
 r, z = outs.input_after(3, [1.0, 2.5])
 assert r == 2.5 and z.tolist() == [0, 1, 2]
-del o, z
+z, w = outs.pair(2, 3)
+assert z.tolist() == [0, 1] and w.tolist() == [0, 1, 2]
+del o, z, w
 
 def fails(call, exc):
     try:
@@ -685,3 +689,16 @@ def test_argout_arrays_are_released_when_the_call_fails(tmp_path, version):
     out = subprocess.run([sys.executable, "-c", CHECK_ARGOUT_ARRAYS], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_argout_arrays_under_injected_failures(tmp_path):
+    """PYTHONMALLOC=malloc and the failing malloc during calls with numpy.i's
+    ARGOUT_ARRAY* outputs beside a managed one, and two of them: the right
+    result or MemoryError (the output list that cannot grow included), and
+    nothing stays in use; see child_ezalloc_i.argout_failmalloc."""
+    (tmp_path / "outs.i").write_text(ARGOUT_ARRAYS_I)
+    build(tmp_path, SWIGS[max(SWIGS)], [("outs", tmp_path / "outs.i", [], [], [])])
+    out = child(tmp_path, "argout_failmalloc", preload=True, env={"PYTHONMALLOC": "malloc"},
+                timeout=600)
+    assert out.startswith("ok"), out
+    print(out)
