@@ -587,13 +587,17 @@ def test_cplusplus_deallocator_and_int_overloads(tmp_path, version):
     assert out.stdout.strip() == "ok", out.stderr
 
 
-def test_numpy_i_in_the_current_directory_comes_first(tmp_path):
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_numpy_i_in_the_current_directory_comes_first(tmp_path, version):
     """What docs/swig.md says of SWIG's search order: a numpy.i in the
     directory SWIG runs in is the one ezalloc.i includes, before the one
-    beside ezalloc.i."""
-    swig = SWIGS[max(SWIGS)]
+    beside ezalloc.i, which comes before one in an earlier -I directory."""
     (tmp_path / "m.i").write_text('%module m\n%include "ezalloc.i"\n')
-    run = lambda: subprocess.run([swig, "-python", "-I" + str(INCLUDE), "m.i"], cwd=tmp_path,
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "numpy.i").write_text('#error "the numpy.i of an earlier -I directory"\n')
+    run = lambda: subprocess.run([SWIGS[version], "-python", "-I" + str(other),
+                                  "-I" + str(INCLUDE), "m.i"], cwd=tmp_path,
                                  capture_output=True, text=True)
     out = run()
     assert out.returncode == 0, out.stderr
