@@ -14,7 +14,9 @@ Scenarios:
   LD_PRELOAD=libfailmalloc.so): nothing leaks, with free() or with
   gk_buf_release();
 - stock_leak: the same failures through stock numpy.i (gridkit_stock):
-  prints what leaked.
+  prints what leaked;
+- argout_failmalloc: the same failures during calls with numpy.i's
+  ARGOUT_ARRAY* outputs (the `outs` module): nothing leaks.
 """
 
 import gc
@@ -118,6 +120,9 @@ def check():
     expect(ValueError, lambda: gk.gk_make_grid(-1), "Invalid argument")
     expect(ValueError, lambda: gk.gk_make_buf(-5))
     assert gk.gk_buf_live() == live
+    # a status function without outputs: None, or the library's error
+    assert gk.gk_check_grid(5) is None
+    expect(ValueError, lambda: gk.gk_check_grid(-1), "Invalid argument")
     # including ezalloc.i does not change plain int arguments: SWIG's own
     # typemap still refuses a numpy integer (the opt-in
     # %ezalloc_int_arguments would accept it)
@@ -254,7 +259,43 @@ def stock_leak():
     print(json.dumps({"block": block, "rows": rows}))
 
 
-SCENARIOS = {f.__name__: f for f in (check, typemaps, renamed, failmalloc, stock_leak)}
+def argout_failmalloc():
+    """Fails each malloc of 8 to 256 bytes in turn during calls with numpy.i's
+    ARGOUT_ARRAY1 outputs of 8 MiB (the `outs` module of test_ezalloc_i):
+    after a managed output, before one, and two of them (whose list of
+    outputs then cannot grow). Every call gives the right result or a clean
+    MemoryError, and glibc's bytes in use come back."""
+    if os.environ.get("PYTHONMALLOC") != "malloc":
+        sys.exit("argout_failmalloc needs PYTHONMALLOC=malloc")
+    from child_reliability import FailMalloc, fail_each_size
+    import outs
+    fm = FailMalloc()
+    n = 1 << 20
+    ramp = np.arange(n, dtype=np.float64)
+
+    def managed_and_ramp(result, size):
+        first, second = result
+        o, z = (first, second) if first.shape == (1,) else (second, first)
+        assert o.tolist() == [7.0], size
+        np.testing.assert_array_equal(z, ramp, err_msg=f"{size}")
+
+    def two_ramps(result, size):
+        z, w = result
+        np.testing.assert_array_equal(z, ramp, err_msg=f"{size}")
+        np.testing.assert_array_equal(w, ramp[:1000], err_msg=f"{size}")
+
+    failed = {}
+    for name, call, check in [("after", lambda: outs.after(0, n), managed_and_ramp),
+                              ("before", lambda: outs.before(0, n), managed_and_ramp),
+                              ("pair", lambda: outs.pair(n, 1000), two_ramps)]:
+        failed[name] = fail_each_size(fm, call, check, name)
+        assert failed[name], f"{name}: no injected failure reached the call"
+    print("ok, MemoryError for sizes " +
+          "; ".join(f"{name} {sorted(sizes)}" for name, sizes in failed.items()))
+
+
+SCENARIOS = {f.__name__: f for f in (check, typemaps, renamed, failmalloc, stock_leak,
+                                     argout_failmalloc)}
 
 if __name__ == "__main__":
     SCENARIOS[sys.argv[2]]()

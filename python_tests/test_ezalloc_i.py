@@ -14,7 +14,13 @@
 - the recipe's interface files (python_tests/swig/recipe_*.i) with their
   one `%include "numpy.i"` line changed, running the recipe's test programs;
 - injected failures of numpy's objects: nothing leaks through ezalloc.i,
-  with free() or a custom free; stock numpy.i leaks (measured).
+  with free() or a custom free; stock numpy.i leaks (measured);
+- C++: std::complex, %ezalloc_deallocator with a namespaced free function
+  and a function named like ezalloc.i's helpers, %ezalloc_int_arguments
+  through overloads and default arguments;
+- numpy.i's ARGOUT_ARRAY* released when the call fails before they are in
+  its result (tracemalloc);
+- SWIG's search order: a numpy.i in the current directory comes first.
 """
 
 import hashlib
@@ -476,3 +482,227 @@ def test_cplusplus_std_complex(tmp_path, version):
     out = subprocess.run([sys.executable, "-c", CHECK_COMPLEX], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+CXX_DEALLOCATOR_I = """%module cxxd
+%{
+#define SWIG_FILE_WITH_INIT
+#include <cstdlib>
+namespace lib {
+long releases;
+void release(void *p)
+{
+    releases++;
+    std::free(p);
+}
+long released() { return releases; }
+void make(int n, double **out, int *len)
+{
+    double *p = static_cast<double *>(std::malloc(sizeof *p * (n + 1)));
+    for (int k = 0; k < n; k++)
+        p[k] = k / 2.0;
+    *out = p;
+    *len = n;
+}
+}
+/* Named like ezalloc.i's own ezalloc_release_with_free. */
+void with_free(int n, double **out, int *len) { lib::make(n, out, len); }
+int ovl(int) { return 1; }
+int ovl(double) { return 2; }
+int ovl(const char *) { return 3; }
+int wide(int) { return 1; }
+int wide(long long) { return 2; }
+int dflt(int a, int b = 2) { return a + b; }
+%}
+%include "ezalloc.i"
+%init %{
+    import_array();
+%}
+%apply (double **ARGOUTVIEWM_ARRAY1, int *DIM1) {(double **out, int *len)}
+%ezalloc_deallocator(make, lib::release);
+%ezalloc_deallocator(with_free, lib::release);
+%ezalloc_int_arguments
+namespace lib {
+void make(int n, double **out, int *len);
+long released();
+}
+void with_free(int n, double **out, int *len);
+int ovl(int);
+int ovl(double);
+int ovl(const char *);
+int wide(int);
+int wide(long long);
+int dflt(int a, int b = 2);
+"""
+
+CHECK_CXX_DEALLOCATOR = """
+import gc
+import numpy as np
+import cxxd
+
+def expect_type_error(call):
+    try:
+        call()
+    except TypeError:
+        return
+    raise AssertionError("no TypeError")
+
+a = cxxd.make(5)
+assert type(a.base).__name__ == "PyCapsule"
+np.testing.assert_array_equal(a, np.arange(5) / 2.0)
+view = a[1:3]
+del a
+gc.collect()
+assert cxxd.released() == 0
+del view
+gc.collect()
+assert cxxd.released() == 1
+b = cxxd.with_free(np.int64(3))                # the opt-in int typemap
+np.testing.assert_array_equal(b, [0, 0.5, 1])
+del b
+gc.collect()
+assert cxxd.released() == 2
+# the dispatcher of overloads and default arguments takes what the int
+# typemap accepts
+assert cxxd.ovl(1) == 1 and cxxd.ovl(np.int64(1)) == 1 and cxxd.ovl(np.uint8(7)) == 1
+assert cxxd.ovl(1.5) == 2 and cxxd.ovl(np.float64(1)) == 2 and cxxd.ovl("x") == 3
+assert cxxd.ovl(2 ** 40) == 2                  # outside C int: not the int overload
+assert cxxd.wide(1) == 1 and cxxd.wide(np.int16(1)) == 1 and cxxd.wide(2 ** 40) == 2
+assert cxxd.dflt(np.int64(1)) == 3 and cxxd.dflt(1, np.int32(5)) == 6
+expect_type_error(lambda: cxxd.dflt(1.5))
+expect_type_error(lambda: cxxd.dflt(2 ** 40))
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_cplusplus_deallocator_and_int_overloads(tmp_path, version):
+    """In C++: %ezalloc_deallocator (namespaced free function, a wrapped
+    function named like ezalloc.i's own helpers) releases each block once;
+    %ezalloc_int_arguments reaches overloads and default arguments."""
+    (tmp_path / "cxxd.i").write_text(CXX_DEALLOCATOR_I)
+    build(tmp_path, SWIGS[version], [("cxxd", tmp_path / "cxxd.i", [], [], [])], cplusplus=True)
+    out = subprocess.run([sys.executable, "-c", CHECK_CXX_DEALLOCATOR], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_numpy_i_in_the_current_directory_comes_first(tmp_path, version):
+    """What docs/swig.md says of SWIG's search order: a numpy.i in the
+    directory SWIG runs in is the one ezalloc.i includes, before the one
+    beside ezalloc.i, which comes before one in an earlier -I directory."""
+    (tmp_path / "m.i").write_text('%module m\n%include "ezalloc.i"\n')
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "numpy.i").write_text('#error "the numpy.i of an earlier -I directory"\n')
+    run = lambda: subprocess.run([SWIGS[version], "-python", "-I" + str(other),
+                                  "-I" + str(INCLUDE), "m.i"], cwd=tmp_path,
+                                 capture_output=True, text=True)
+    out = run()
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "numpy.i").write_text('#error "the numpy.i of the current directory"\n')
+    out = run()
+    assert out.returncode != 0 and "the numpy.i of the current directory" in out.stderr
+
+
+ARGOUT_ARRAYS_I = """%module outs
+%{
+#define SWIG_FILE_WITH_INIT
+#include <stdlib.h>
+/* A managed output, NULL for a non-empty array when `fail`, then numpy.i's
+ * ARGOUT_ARRAY* outputs after it. */
+static void fill(double *z, long n) { long i; for (i = 0; i < n; i++) z[i] = (double)i; }
+static double *block(int fail) { double *p = fail ? NULL : malloc(sizeof *p); if (p) *p = 7; return p; }
+void after(int fail, double **o, int *n, double *z, int nz) { *o = block(fail); *n = 1; fill(z, nz); }
+void after_dim_first(int fail, double **o, int *n, int nz, double *z) { *o = block(fail); *n = 1; fill(z, nz); }
+void after_fixed(int fail, double **o, int *n, double z[256][512]) { *o = block(fail); *n = 1; fill(&z[0][0], 256 * 512); }
+void before(int fail, double *z, int nz, double **o, int *n) { *o = block(fail); *n = 1; fill(z, nz); }
+double input_after(double *z, int nz, double *x, int nx) { fill(z, nz); return x[nx - 1]; }
+void pair(double *z, int nz, double *w, int nw) { fill(z, nz); fill(w, nw); }
+%}
+%include "ezalloc.i"
+%init %{
+    import_array();
+%}
+%apply (double **ARGOUTVIEWM_ARRAY1, int *DIM1) {(double **o, int *n)}
+%apply (double *ARGOUT_ARRAY1, int DIM1) {(double *z, int nz), (double *w, int nw)}
+%apply (int DIM1, double *ARGOUT_ARRAY1) {(int nz, double *z)}
+%apply (double ARGOUT_ARRAY2[ANY][ANY]) {(double z[256][512])}
+%apply (double *IN_ARRAY1, int DIM1) {(double *x, int nx)}
+void after(int fail, double **o, int *n, double *z, int nz);
+void after_dim_first(int fail, double **o, int *n, int nz, double *z);
+void after_fixed(int fail, double **o, int *n, double z[256][512]);
+void before(int fail, double *z, int nz, double **o, int *n);
+double input_after(double *z, int nz, double *x, int nx);
+void pair(double *z, int nz, double *w, int nw);
+"""
+
+CHECK_ARGOUT_ARRAYS = """
+import sys
+import tracemalloc
+import numpy as np
+import outs
+
+N = 1 << 17                                    # 1 MiB of float64 per ARGOUT array
+o, z = outs.after(0, N)
+assert o.tolist() == [7.0] and sys.getrefcount(z) == 2
+np.testing.assert_array_equal(z, np.arange(N))
+o, z = outs.after_dim_first(0, 5)
+assert o.tolist() == [7.0] and z.tolist() == [0, 1, 2, 3, 4]
+o, z = outs.after_fixed(0)
+assert z.shape == (256, 512) and z[1, 0] == 512 and sys.getrefcount(z) == 2
+z, o = outs.before(0, 3)
+assert z.tolist() == [0, 1, 2] and o.tolist() == [7.0]
+r, z = outs.input_after(3, [1.0, 2.5])
+assert r == 2.5 and z.tolist() == [0, 1, 2]
+z, w = outs.pair(2, 3)
+assert z.tolist() == [0, 1] and w.tolist() == [0, 1, 2]
+del o, z, w
+
+def fails(call, exc):
+    try:
+        call()
+    except exc:
+        return
+    raise AssertionError("no " + exc.__name__)
+
+tracemalloc.start()
+for name, call, exc in [("after", lambda: outs.after(1, N), MemoryError),
+                        ("after_dim_first", lambda: outs.after_dim_first(1, N), MemoryError),
+                        ("after_fixed", lambda: outs.after_fixed(1), MemoryError),
+                        ("before", lambda: outs.before(1, N), MemoryError),
+                        ("input_after", lambda: outs.input_after(N, "abc"), ValueError)]:
+    fails(call, exc)
+    start = tracemalloc.get_traced_memory()[0]
+    for _ in range(20):
+        fails(call, exc)
+    grown = tracemalloc.get_traced_memory()[0] - start
+    assert grown < (1 << 20), (name, grown)    # 20 MiB if each ARGOUT array leaked
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
+def test_argout_arrays_are_released_when_the_call_fails(tmp_path, version):
+    """numpy.i's ARGOUT_ARRAY* outputs (arrays numpy.i makes before the
+    call) beside a managed output: returned once on success, released when
+    an output before them fails or a later argument does not convert."""
+    (tmp_path / "outs.i").write_text(ARGOUT_ARRAYS_I)
+    build(tmp_path, SWIGS[version], [("outs", tmp_path / "outs.i", [], [], [])])
+    out = subprocess.run([sys.executable, "-c", CHECK_ARGOUT_ARRAYS], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_argout_arrays_under_injected_failures(tmp_path):
+    """PYTHONMALLOC=malloc and the failing malloc during calls with numpy.i's
+    ARGOUT_ARRAY* outputs beside a managed one, and two of them: the right
+    result or MemoryError (the output list that cannot grow included), and
+    nothing stays in use; see child_ezalloc_i.argout_failmalloc."""
+    (tmp_path / "outs.i").write_text(ARGOUT_ARRAYS_I)
+    build(tmp_path, SWIGS[max(SWIGS)], [("outs", tmp_path / "outs.i", [], [], [])])
+    out = child(tmp_path, "argout_failmalloc", preload=True, env={"PYTHONMALLOC": "malloc"},
+                timeout=600)
+    assert out.startswith("ok"), out
+    print(out)

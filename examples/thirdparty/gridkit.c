@@ -25,16 +25,23 @@ static void *gk_alloc(long n, size_t size)
     return p;
 }
 
+int gk_check_grid(int n)
+{
+    if (n < 0 || n > 46340) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
 int gk_make_grid(int n, double **out, int *rows, int *cols)
 {
     double *g;
     int i, j;
     *out = NULL;
     *rows = *cols = 0;
-    if (n < 0 || n > 46340) {
-        errno = EINVAL;
+    if (gk_check_grid(n) != 0)
         return -1;
-    }
     g = gk_alloc((long)n * (n + 1), sizeof *g);
     if (g == NULL)
         return -1;

@@ -13,6 +13,10 @@
 /* An n x (n + 1) grid of doubles, C order: g[i][j] = i + j / 8.0. */
 int gk_make_grid(int n, double **out, int *rows, int *cols);
 
+/* 0 when gk_make_grid accepts n, else -1 with errno EINVAL: a status and
+ * no output. */
+int gk_check_grid(int n);
+
 /* The counts of each byte value (256 bins) of data[0..n). */
 int gk_histogram(const uint8_t *data, int n, uint32_t **counts, int *nbins);
 

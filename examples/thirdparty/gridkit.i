@@ -22,13 +22,19 @@
 
 /* The library's status, 0 or -1 with errno set, is an exception or
  * nothing: the output arrays alone are the result (a NULL result is
- * replaced by the first output, whatever the SWIG version). */
+ * replaced by the first output, whatever the SWIG version), and a
+ * function without outputs returns None (the ret typemap runs after the
+ * outputs are appended). */
 %typemap(out) int {
     if ($1 != 0) {
         PyErr_SetFromErrno(errno == ENOMEM ? PyExc_MemoryError : PyExc_ValueError);
         SWIG_fail;
     }
     $result = NULL;
+}
+%typemap(ret) int {
+    if ($result == NULL)
+        $result = SWIG_Py_Void();
 }
 
 %apply (double **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(double **out, int *rows, int *cols)}

@@ -5,12 +5,16 @@
  *     %include "ezalloc.i"
  *
  * It includes numpy.i (the copy beside this file, which is the numpy.i of
- * the numpy release the ezalloc package was built against), then redefines
- * every ARGOUTVIEWM_* typemap that numpy.i defines, under the same names:
- * ARRAY1-4 and FARRAY2-4, the dimensions after or before the data pointer,
- * for each type numpy.i instantiates (signed char ... double, int8_t ...
- * uint64_t, and std::complex<float/double> in C++). An existing %apply of
- * ARGOUTVIEWM_* keeps working; everything else of numpy.i is unchanged.
+ * the numpy release the ezalloc package was built against, unless a
+ * numpy.i is in the directory SWIG runs in: SWIG searches that first),
+ * then redefines every ARGOUTVIEWM_* typemap that numpy.i defines, under
+ * the same names: ARRAY1-4 and FARRAY2-4, the dimensions after or before
+ * the data pointer, for each type numpy.i instantiates (signed char ...
+ * double, int8_t ... uint64_t, and std::complex<float/double> in C++).
+ * An existing %apply of ARGOUTVIEWM_* keeps working; everything else of
+ * numpy.i is unchanged, except that numpy.i's ARGOUT_ARRAY* arrays are
+ * released when the call fails before they are in its result (numpy.i
+ * leaks them).
  *
  * What differs from numpy.i's ARGOUTVIEWM_*:
  *
@@ -33,24 +37,29 @@
  *   %ezalloc_deallocator(NAME, FREE_FN);
  *       The managed outputs of the function that the module calls NAME
  *       (its %rename'd name if it is renamed) release their block with
- *       FREE_FN(block), a function or macro taking the block's address,
- *       instead of free(). Anywhere in the interface file after this file's
- *       %include. Importing the module fails with ImportError when it has
- *       no function NAME. (Module-level functions: a C++ method's wrapped
- *       name is not its module attribute.)
+ *       FREE_FN(block) instead of free(): a function void FREE_FN(void *)
+ *       or a macro taking a void * (C converts it to a typed pointer
+ *       implicitly, C++ does not). Anywhere in the interface file after
+ *       this file's %include, in C or C++ modules. Importing the module
+ *       fails with ImportError when it has no function NAME. (Module-level
+ *       functions: a C++ method's wrapped name is not its module
+ *       attribute.)
  *
  *   %ezalloc_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
  *       numpy.i's %numpy_typemaps for another type (or DIM_TYPE), then the
  *       managed ARGOUTVIEWM_* typemaps for it.
  *
  *   %ezalloc_argoutviewm_typemaps(DATA_TYPE, DATA_TYPECODE, DIM_TYPE)
- *       The managed ARGOUTVIEWM_* typemaps alone, over numpy.i's.
+ *       The managed ARGOUTVIEWM_* typemaps alone, over numpy.i's (and
+ *       the clean-up of numpy.i's ARGOUT_ARRAY* for the type).
  *
  *   %ezalloc_int_arguments
  *       Opt-in: from here on, every plain `int` argument accepts any Python
  *       integer (anything with __index__, numpy integer scalars included),
  *       refuses floats with TypeError and values outside C int with
- *       OverflowError. Not applied by including this file.
+ *       OverflowError (overloaded functions and C++ default arguments
+ *       included: the int overload is chosen for what it accepts). Not
+ *       applied by including this file.
  *
  * C helpers (in the wrapper, for hand-written code; the fragment
  * "ezalloc_managed" brings them in):
@@ -181,7 +190,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
                              func);
 }
 
-/* EZALLOC_PICK(EZALLOC_DEALLOCATOR_name): the deallocator declared for
+/* EZALLOC_PICK(EZALLOC_USER_DEALLOCATOR_name): the deallocator declared for
  * `name` (its macro expands to "~, &deallocator"), else the free() one. */
 #define EZALLOC_PICK(...) EZALLOC_PICK_(__VA_ARGS__, &ezalloc_free_deallocator, ~)
 #define EZALLOC_PICK_(declared, how, ...) how
@@ -198,11 +207,11 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 
 /* The deallocator of the function being wrapped: the one that
  * %ezalloc_deallocator declared for its name, else free(). (A C macro, not
- * a preprocessor conditional: EZALLOC_DEALLOCATOR_<name> expands to
+ * a preprocessor conditional: EZALLOC_USER_DEALLOCATOR_<name> expands to
  * "~, &deallocator" when declared, which EZALLOC_PICK picks over its
  * default.) */
 %define %_ezalloc_how(VAR)
-    const ezalloc_deallocator *VAR = EZALLOC_PICK(EZALLOC_DEALLOCATOR_$symname);
+    const ezalloc_deallocator *VAR = EZALLOC_PICK(EZALLOC_USER_DEALLOCATOR_$symname);
 %enddef
 
 /* The argout body shared by every managed typemap: DATA is the block
@@ -279,6 +288,9 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
   %_ezalloc_freearg($2)
 }
 
+/* ---- numpy.i's ARGOUT_ARRAY*, released on failure paths */
+%_ezalloc_argout_array(DATA_TYPE, DIM_TYPE)
+
 /* ---- rank 2, C and Fortran order */
 %_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY2, 0)
 %_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY2, 1)
@@ -289,6 +301,55 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_ARRAY4, 0)
 %_ezalloc_rank4(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, ARGOUTVIEWM_FARRAY4, 1)
 
+%enddef
+
+/* numpy.i's ARGOUT_ARRAY* make their array in the in typemap (the local
+ * `array` there) and hand it to the result in the argout typemap. Their
+ * argout typemaps again, the array handed over (then owned by the result),
+ * and a freearg that drops an array not handed over: the call failed
+ * before its argout ran (a later argument, the call, or an earlier output
+ * failed). ARRAY is the in typemap's local (array$argnum). */
+%define %_ezalloc_argout_array_body(ARRAY)
+{
+  $result = SWIG_AppendOutput($result, (PyObject *)ARRAY);
+  ARRAY = NULL;                  /* owned by $result now (or dropped by it) */
+  /* SWIG_AppendOutput drops the array when its list cannot grow. */
+  if (PyErr_Occurred()) SWIG_fail;
+}
+%enddef
+
+%define %_ezalloc_argout_array_freearg(ARRAY)
+{
+  Py_XDECREF(ARRAY);
+  ARRAY = NULL;
+  if (PyErr_Occurred()) {
+    Py_CLEAR($result);
+  }
+}
+%enddef
+
+%define %_ezalloc_argout_array(DATA_TYPE, DIM_TYPE)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY1[ANY]) %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY1[ANY]) %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY]) %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
 %enddef
 
 /* Rank 2: (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2) and the
@@ -508,16 +569,29 @@ SWIGINTERN int ezalloc_check_deallocator_name(PyObject *d, const char *name, con
 #endif
 %}
 
+/* The names this macro generates begin with ezalloc_user_ (and
+ * EZALLOC_USER_), which no other name of ezalloc.i does: a function named
+ * like one of ezalloc.i's helpers (with_free, say) cannot collide with them. The
+ * release function has C linkage in C++, as SWIG's %wrapper section (where
+ * it is defined) has: its declaration says so too. */
 %define %ezalloc_deallocator(NAME, FREE_FN)
 %fragment("ezalloc_check_names");
 %header %{
-static void ezalloc_release_##NAME(void *block);
-static const ezalloc_deallocator ezalloc_deallocator_##NAME = { ezalloc_release_##NAME, #FREE_FN };
-#define EZALLOC_DEALLOCATOR_##NAME ~, &ezalloc_deallocator_##NAME
+#ifdef __cplusplus
+extern "C" {
+#endif
+static void ezalloc_user_release_##NAME(void *block);
+#ifdef __cplusplus
+}
+#endif
+static const ezalloc_deallocator ezalloc_user_deallocator_##NAME = {
+    ezalloc_user_release_##NAME, #FREE_FN
+};
+#define EZALLOC_USER_DEALLOCATOR_##NAME ~, &ezalloc_user_deallocator_##NAME
 %}
 /* In the wrapper section, after every header: FREE_FN is declared by then. */
 %wrapper %{
-static void ezalloc_release_##NAME(void *block)
+static void ezalloc_user_release_##NAME(void *block)
 {
     FREE_FN(block);
 }
@@ -576,9 +650,45 @@ SWIGINTERN int ezalloc_as_int(PyObject *obj, int *out, const char *func, const c
 }
 %}
 
+%fragment("ezalloc_is_int", "header") %{
+#include <limits.h>
+
+/* 1 when ezalloc_as_int would accept obj (an integer, anything with
+ * __index__, within C int), else 0; never raises: for the typecheck of
+ * overloaded functions and C++ default arguments. */
+SWIGINTERN int ezalloc_is_int(PyObject *obj)
+{
+    PyObject *index;
+    long value;
+    int overflow = 0;
+
+    if (!PyIndex_Check(obj))
+        return 0;
+    index = PyNumber_Index(obj);
+    if (index == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    value = PyLong_AsLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return overflow == 0 && value >= INT_MIN && value <= INT_MAX;
+}
+%}
+
 %define %ezalloc_int_arguments
 %typemap(in, fragment="ezalloc_as_int") int {
     if (ezalloc_as_int($input, &$1, "$symname", "$1_name") < 0) SWIG_fail;
+}
+/* The dispatcher of an overloaded function (or of a C++ function with
+ * default arguments) takes the int overload for what the in typemap
+ * accepts; SWIG's own precedence for int, so overloads are tried in the
+ * order SWIG tries them. */
+%typemap(typecheck, precedence=SWIG_TYPECHECK_INT32, fragment="ezalloc_is_int") int {
+    $1 = ezalloc_is_int($input);
 }
 %enddef
 
