@@ -145,7 +145,7 @@ $(C_TEST_DIR)/test_prototypes-cxx: c_tests/test_prototypes.c $(HEADERS) $(LIBS) 
 # re-executes itself once per EZALLOC_THREADS value and CPU affinity.
 C_PLAIN_BINS := $(C_TEST_DIR)/test_fallback-static $(C_TEST_DIR)/test_thread_count
 
-$(C_TEST_DIR)/test_thread_count: c_tests/test_thread_count.c c_tests/check.h $(HEADERS) $(LIBS) | $(C_TEST_DIR)
+$(C_TEST_DIR)/test_thread_count: c_tests/test_thread_count.c c_tests/check.h c_tests/tasks.h $(HEADERS) $(LIBS) | $(C_TEST_DIR)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -Wl,--wrap=pthread_create $(LIB_A) $(STATIC_LIBS)
 
 # (c_tests.mk adds the GUEST_BINS prerequisites.)

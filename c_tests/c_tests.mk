@@ -16,7 +16,7 @@
 FAILMALLOC_SO := $(C_TEST_DIR)/libfailmalloc.so
 # -D_GNU_SOURCE: RTLD_DEFAULT, pthread barriers.
 RELIABILITY_CFLAGS := $(CFLAGS_TEST) -D_GNU_SOURCE -pthread
-RELIABILITY_DEPS := c_tests/check.h $(HEADERS) $(LIBS)
+RELIABILITY_DEPS := c_tests/check.h c_tests/tasks.h $(HEADERS) $(LIBS)
 # Static library, failures injected with -Wl,--wrap=malloc.
 WRAP_LINK := -Wl,--wrap=malloc $(LIB_A) $(STATIC_LIBS)
 SHARED_LINK := -L$(LIBDIR_BUILD) -Wl,-rpath,$(CURDIR)/$(LIBDIR_BUILD) -lezalloc

@@ -9,7 +9,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tasks.h"
 #include "crop.h"
 #include "ezalloc.h"
 
@@ -29,34 +29,6 @@ static int *input;
 static int stop;           /* atomic builtins: shared between threads */
 static long cropping_done; /* written by the busy thread only */
 static int tasks_after_crop; /* threads right after the last crop_ok's crop */
-
-/* The threads of this process (entries of /proc/self/task). */
-static int tasks(void)
-{
-    int n = 0;
-    struct dirent *e;
-    DIR *d = opendir("/proc/self/task");
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* The threads of this process once it has `want`, waiting up to 1 s: a
- * thread that pthread_join() has joined may still be listed for a moment,
- * while the kernel finishes its exit. */
-static int tasks_settled(int want)
-{
-    int k;
-    for (k = 0; k < 1000 && tasks() != want; k++) {
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-    }
-    return tasks();
-}
 
 /* One crop, checked in full; 1 if right. */
 static int crop_ok(int d1_0, int side)

@@ -34,12 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "tasks.h"
 #include "crop.h"
 #include "ezalloc.h"
 
@@ -109,34 +109,6 @@ static int crop_threads(int side)
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &state);
     CHECK_INT(state, PTHREAD_CANCEL_ENABLE);
     return started;
-}
-
-/* The threads of this process (entries of /proc/self/task). */
-static int tasks(void)
-{
-    int n = 0;
-    struct dirent *e;
-    DIR *d = opendir("/proc/self/task");
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* The threads of this process once it has `want`, waiting up to 1 s: a
- * thread that pthread_join() has joined may still be listed for a moment,
- * while the kernel finishes its exit. */
-static int tasks_settled(int want)
-{
-    int k;
-    for (k = 0; k < 1000 && tasks() != want; k++) {
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-    }
-    return tasks();
 }
 
 /* A large crop: the helpers it starts are those missing from the pool of
