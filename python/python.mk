@@ -128,7 +128,8 @@ py-test-min: $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built py-build failmalloc-prelo
 	$(call PY_TEST_CMD,$(VENV_MIN))
 	$(call py_install,$(VENV_MIN),$(VENV))
 	@echo "== pytest, the wheel built in $(VENV) (its numpy and SWIG)"
-	$(call PY_TEST_CMD,$(VENV_MIN))
+	export EZALLOC_TEST_BUILD_NUMPY=$$($(abspath $(VENV))/bin/python -c \
+	  'import numpy; print(numpy.__version__)') && $(call PY_TEST_CMD,$(VENV_MIN))
 
 # Docs and type checks: the development venv, with python/requirements-dev.txt.
 $(VENV)/.ezalloc-dev-env: python/requirements-dev.txt $(VENV)/.ezalloc-py-env
