@@ -189,7 +189,7 @@ def failmalloc():
     back (a leaked block is megabytes), and gk_buf_live() too."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         sys.exit("failmalloc needs PYTHONMALLOC=malloc")
-    from child_reliability import FailMalloc, fail_each_size
+    from child_reliability import FailMalloc, fail_each_size, object_malloc_size
     import gridkit as gk
     fm = FailMalloc()
     n = 2048
@@ -197,7 +197,7 @@ def failmalloc():
     x = np.concatenate([-np.ones(1 << 20), np.ones(1 << 20)])
     live = gk.gk_buf_live()
     probe = gk.gk_make_grid(1)
-    reached = {np.ndarray.__basicsize__, type(probe.base).__basicsize__}
+    reached = {object_malloc_size(np.ndarray), object_malloc_size(type(probe.base))}
     del probe
 
     def grid(result, size):
