@@ -1,11 +1,13 @@
-/* pthread_cancel of a thread that runs large (threaded) crops: a worker
- * loops over crops of a 4095 x 4095 window (64 MiB out), free() and
- * pthread_testcancel(); the main thread cancels it at a random moment and
- * joins it. The cancel must act at the worker's own cancellation point,
- * after crop() has returned: never inside the library (whose helper
- * threads would still be copying), never a crash. Several rounds, since the
- * moment of the cancel matters. Also: crop() restores the caller's
- * cancellation state, enabled or disabled.
+/* pthread_cancel of a thread that runs crops: a worker loops over crops,
+ * free() and pthread_testcancel(); the main thread cancels it at a random
+ * moment and joins it. The cancel must act at the worker's own cancellation
+ * point, after crop() has returned: never inside the library (whose helper
+ * threads would still be copying), never a crash. Rounds alternate large
+ * (threaded) crops of a 4095 x 4095 window (64 MiB out) and small ones of
+ * 64 x 64 on the calling thread alone, where the library changes no
+ * cancellation state; several of each, since the moment of the cancel
+ * matters. Also: crop() restores the caller's cancellation state, enabled
+ * or disabled, for both sizes.
  * Under valgrind (EZALLOC_TEST_UNDER_VALGRIND) the window is smaller (still
  * above the threaded-copy threshold) and fewer rounds run. */
 #ifndef _GNU_SOURCE
@@ -20,9 +22,10 @@
 #include "crop.h"
 
 #define ROUNDS 12
-#define ROUNDS_VALGRIND 3
+#define ROUNDS_VALGRIND 4
 
-static int dim;          /* input is dim x dim, the window (dim - 1)^2 */
+static int dim;          /* input is dim x dim */
+static int side;         /* the window is [0:side, 0:side] */
 static int *input;
 static volatile int in_call;     /* the worker is inside crop() */
 static volatile int cancelled_in_call = -1; /* in_call when the cancel acted */
@@ -44,10 +47,10 @@ static void *worker(void *arg)
 
         in_call = 1;
         errno = 0;
-        crop(input, dim, dim, 0, dim - 1, 0, dim - 1, &out, &r, &c);
+        crop(input, dim, dim, 0, side, 0, side, &out, &r, &c);
         in_call = 0;
-        if (out == NULL || errno != 0 || r != dim - 1 || c != dim - 1 ||
-            out[0] != input[0] || out[(size_t)r * c - 1] != input[(size_t)(dim - 2) * dim + dim - 2])
+        if (out == NULL || errno != 0 || r != side || c != side ||
+            out[0] != input[0] || out[(size_t)r * c - 1] != input[(size_t)(side - 1) * dim + side - 1])
             bad_crops++;
         free(out);
         crops_done++;
@@ -71,14 +74,14 @@ static void state_restored(void)
     int states[2] = {PTHREAD_CANCEL_ENABLE, PTHREAD_CANCEL_DISABLE};
     int k, old, now;
 
-    for (k = 0; k < 2; k++) {
-        int *out = NULL, r, c;
-        CHECK_INT(pthread_setcancelstate(states[k], &old), 0);
-        crop(input, dim, dim, 0, dim - 1, 0, dim - 1, &out, &r, &c);
+    for (k = 0; k < 4; k++) {
+        int *out = NULL, r, c, n = k < 2 ? dim - 1 : 64;
+        CHECK_INT(pthread_setcancelstate(states[k % 2], &old), 0);
+        crop(input, dim, dim, 0, n, 0, n, &out, &r, &c);
         CHECK(out != NULL);
         free(out);
         CHECK_INT(pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &now), 0);
-        CHECK_INT(now, states[k]);
+        CHECK_INT(now, states[k % 2]);
     }
 }
 
@@ -105,6 +108,7 @@ int main(void)
         long before = crops_done;
 
         cancelled_in_call = -1;
+        side = round % 2 == 0 ? dim - 1 : 64;
         CHECK_INT(pthread_create(&t, NULL, worker, NULL), 0);
         /* Cancel at a random moment, usually during a crop. */
         seed = seed * 1103515245u + 12345u;
@@ -113,7 +117,8 @@ int main(void)
         CHECK_INT(pthread_join(t, &result), 0);
         CHECK(result == PTHREAD_CANCELED);
         CHECK_INT(cancelled_in_call, 0);
-        printf("round %d: cancelled after %ld crop(s)\n", round, crops_done - before);
+        printf("round %d: %dx%d window, cancelled after %ld crop(s)\n", round, side, side,
+               crops_done - before);
     }
     CHECK_INT(bad_crops, 0);
     free(input);

@@ -1,8 +1,8 @@
 """Many threads calling both functions of both front ends at once, mixing
 successes with every failure reachable from Python. The SWIG modules release
-the GIL around the library call and read errno right after it on the same
-thread (EZ_CALL in ezerrno.i); ctypes does the same with its private
-errno. Each thread checks that every call gives exactly its own outcome: the
+the GIL around large crops and read errno right after the library call on
+the same thread (EZ_CALL in ezerrno.i); ctypes releases it around every
+call and keeps its private errno. Each thread checks that every call gives exactly its own outcome: the
 exception whose message names this call's arguments, or the right contents.
 """
 

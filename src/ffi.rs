@@ -11,12 +11,13 @@ use libc::{c_int, c_void};
 use crate::window::{self, Shape, Window};
 use crate::{Error, nd, parallel};
 
-/// Runs `body` with panics caught and cancellation of the calling thread
-/// disabled (a cancel requested meanwhile acts after the call, see
-/// [`parallel::NoCancel`]), and sets `errno`: the error's value on failure,
-/// the value `errno` had on entry on success.
+/// Runs `body` with panics caught, and sets `errno`: the error's value on
+/// failure, the value `errno` had on entry on success.
+///
+/// Cancellation is left as the caller set it: a copy on the calling thread
+/// alone passes no cancellation point (malloc, the copy, free), and the
+/// pool ([`parallel::run_parts`]) disables it around its waits and joins.
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    let _no_cancel = parallel::NoCancel::new();
     let saved = errno::errno();
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Error::Internal));
     errno::set_errno(match &result {

@@ -11,9 +11,11 @@
  *   classes, without .errno.
  * - ez_raise_errno(err, func): the same, with the message for an errno that
  *   has no more specific one (EINVAL and anything unexpected).
- * - EZ_CALL(report): the body of an %exception that releases the GIL around
- *   the call, reads errno on the same thread right after it, and on a
- *   non-zero errno runs `report` (which raises) and fails.
+ * - EZ_CALL(release, report): the body of an %exception that makes the call
+ *   (with the GIL released when the C expression `release` is true: for
+ *   long calls only, since releasing and taking it back costs more than a
+ *   small call itself), reads errno on the same thread right after it, and
+ *   on a non-zero errno runs `report` (which raises) and fails.
  */
 
 %{
@@ -108,14 +110,20 @@ static void ez_raise_errno(int err, const char *func)
 }
 %}
 
-%define EZ_CALL(report)
+%define EZ_CALL(release, report)
 {
     int ez_err;
-    Py_BEGIN_ALLOW_THREADS
-    errno = 0;
-    $action
-    ez_err = errno;
-    Py_END_ALLOW_THREADS
+    if (release) {
+        Py_BEGIN_ALLOW_THREADS
+        errno = 0;
+        $action
+        ez_err = errno;
+        Py_END_ALLOW_THREADS
+    } else {
+        errno = 0;
+        $action
+        ez_err = errno;
+    }
     if (ez_err != 0) {
         report;
         SWIG_fail;

@@ -75,8 +75,9 @@ static void ez_raise_alloc(int err, const char *func, int ni)
 %apply (int **ARGOUTVIEWM_ARRAY1, int *DIM1) {(int **managed, int *n_managed)}
 %apply (int **ARGOUTVIEW_ARRAY1, int *DIM1) {(int **leaking, int *n_leaking)}
 
-%exception alloc_managed EZ_CALL(ez_raise_alloc(ez_err, "alloc_managed", arg1))
-%exception alloc_leaking EZ_CALL(ez_raise_alloc(ez_err, "alloc_leaking", arg1))
+/* alloc only calls malloc, which touches none of the block: the GIL is kept. */
+%exception alloc_managed EZ_CALL(0, ez_raise_alloc(ez_err, "alloc_managed", arg1))
+%exception alloc_leaking EZ_CALL(0, ez_raise_alloc(ez_err, "alloc_leaking", arg1))
 
 %feature("docstring") alloc_managed
 "alloc_managed(ni) -> numpy array of ni C ints (uninitialised) that owns its
@@ -137,9 +138,23 @@ static int ez_fits_in_int(PyArrayObject *a)
  * of `obj`, or NULL with an exception set. */
 static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
 {
-    PyArray_Descr *intc = PyArray_DescrFromType(NPY_INT);
+    PyArray_Descr *intc;
     PyArrayObject *arr = NULL;
     PyArrayObject *out = NULL;
+
+    /* The common case first, at the cost of a few flag tests: a 2-D array of
+     * native C ints, aligned and C-contiguous, is used as it is (what the
+     * general path below would return for it too). */
+    if (PyArray_Check(obj)) {
+        PyArrayObject *a = (PyArrayObject *)obj;
+        if (PyArray_NDIM(a) == 2 && PyArray_TYPE(a) == NPY_INT && PyArray_ISNOTSWAPPED(a) &&
+            PyArray_IS_C_CONTIGUOUS(a) && PyArray_ISALIGNED(a) &&
+            PyArray_DIM(a, 0) <= INT_MAX && PyArray_DIM(a, 1) <= INT_MAX) {
+            Py_INCREF(obj);
+            return a;
+        }
+    }
+    intc = PyArray_DescrFromType(NPY_INT);
 
     if (PyArray_Check(obj)) {
         PyArray_Descr *descr = PyArray_DESCR((PyArrayObject *)obj);
@@ -243,7 +258,14 @@ static void ez_raise_crop(int err, int dim1, int dim2,
 
 %apply (int **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
 
-%exception crop EZ_CALL(ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
+/* The GIL is released for windows of 1 MiB or more (as ezalloc.crop does);
+ * `in_array` (held) keeps the input alive meanwhile. */
+%{
+#define EZ_CROP_NOGIL(d1_0, d1_1, d2_0, d2_1) \
+    (((double)(d1_1) - (d1_0)) * ((double)(d2_1) - (d2_0)) * sizeof(int) >= 1048576.0)
+%}
+%exception crop EZ_CALL(EZ_CROP_NOGIL(arg4, arg5, arg6, arg7),
+                        ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
 
 %feature("docstring") crop
 "crop(a, d1_0, d1_1, d2_0, d2_1) -> a new array equal to a[d1_0:d1_1, d2_0:d2_1]

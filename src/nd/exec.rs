@@ -5,6 +5,7 @@ use std::ptr;
 
 use super::{Checked, run_parts};
 use crate::Error;
+use crate::parallel::run_caught;
 
 // Every store is a plain one. Streaming (non-temporal) stores measured
 // slower on every large case on the machine this is developed on (2 cores:
@@ -204,6 +205,15 @@ impl View<'_> {
             0 | 1 => 1,
             t => t.saturating_mul(PARTS_PER_THREAD).min(units.max(1)),
         };
+        if parts == 1 {
+            // The calling thread alone, the whole of axis 0 at once.
+            let dst = dst.as_mut_ptr().cast();
+            // SAFETY: the whole copy, as `run`'s caller guarantees.
+            return match run_caught(|| unsafe { self.walk(0, src, dst, len0) }) {
+                true => Ok(()),
+                false => Err(Error::Internal),
+            };
+        }
         // i * units may exceed usize (32-bit targets): u64 holds it.
         let bound = |i: usize| {
             let first = (i as u64 * units as u64 / parts as u64) as usize;
@@ -262,17 +272,25 @@ impl View<'_> {
             return;
         }
         if axis + 1 == inner && !matches!(self.kernel, Kernel::Tiled { .. }) {
-            // The rows of the last two axes, without a call per row.
-            let (n, s) = (len(inner), self.src[inner]);
-            for i in 0..len(axis) {
-                let from = src.wrapping_offset(i as isize * self.src[axis]);
-                let to = dst.wrapping_add(i * self.dst[axis]);
-                // SAFETY: row i of this axis is within the caller's sub-array.
-                unsafe {
-                    match self.kernel {
-                        Kernel::Run => ptr::copy_nonoverlapping(from, to, n * self.itemsize),
-                        _ => gather(self.itemsize, from, s, to, n),
-                    }
+            // The rows of the last two axes, without a call per row, every
+            // value the loop needs in a local (the copy calls are opaque).
+            let (n, s, item) = (len(inner), self.src[inner], self.itemsize);
+            let (rows, from_step, to_step) = (len(axis), self.src[axis], self.dst[axis]);
+            let (mut from, mut to) = (src, dst);
+            if self.kernel == Kernel::Run {
+                let bytes = n * item;
+                for _ in 0..rows {
+                    // SAFETY: this row is within the caller's sub-array.
+                    unsafe { ptr::copy_nonoverlapping(from, to, bytes) };
+                    from = from.wrapping_offset(from_step);
+                    to = to.wrapping_add(to_step);
+                }
+            } else {
+                for _ in 0..rows {
+                    // SAFETY: this row is within the caller's sub-array.
+                    unsafe { gather(item, from, s, to, n) };
+                    from = from.wrapping_offset(from_step);
+                    to = to.wrapping_add(to_step);
                 }
             }
             return;

@@ -51,6 +51,16 @@ pub struct Slice {
     pub step: isize,
 }
 
+/// The indices a step of `step` takes from a distance of `span` (no
+/// division for the common steps of 1 and -1).
+fn steps(span: isize, step: isize) -> usize {
+    let span = span.max(0).unsigned_abs();
+    match step.unsigned_abs() {
+        1 => span,
+        by => span.div_ceil(by),
+    }
+}
+
 impl Slice {
     /// `start..stop` with step 1.
     pub const fn range(start: isize, stop: isize) -> Self {
@@ -86,17 +96,9 @@ impl Slice {
         let Slice { start, stop, step } = self;
         let fits = |lo: isize, hi: isize| (lo..=hi).contains(&start) && (lo..=hi).contains(&stop);
         if step > 0 && fits(0, dim) {
-            Ok(stop
-                .saturating_sub(start)
-                .max(0)
-                .unsigned_abs()
-                .div_ceil(step.unsigned_abs()))
+            Ok(steps(stop.saturating_sub(start), step))
         } else if step < 0 && fits(-1, dim - 1) {
-            Ok(start
-                .saturating_sub(stop)
-                .max(0)
-                .unsigned_abs()
-                .div_ceil(step.unsigned_abs()))
+            Ok(steps(start.saturating_sub(stop), step))
         } else if step == 0 {
             Err(Error::Inval)
         } else {
@@ -240,18 +242,63 @@ pub fn check_dims<const N: usize>(
     }
     // The output is no larger than the input, whose size was checked.
     out.bytes = count.checked_mul(itemsize).ok_or(Error::Inval)?;
-    // Offsets in 128 bits: a product of two isize values always fits, so
-    // the only failures are results outside isize (or, for sums of several
-    // such products, outside i128), never a wrap.
+    // The common case in isize arithmetic, every step checked; if any step
+    // overflows, the exact computation in 128 bits decides.
+    match span_isize(&in_strides[..ndim], window, &mut out) {
+        Some(()) => {}
+        None => span_i128(&in_strides[..ndim], window, &mut out)?,
+    }
+    Ok(out)
+}
+
+/// The offsets of a non-empty window ([`Checked`]'s `strides`, `first`,
+/// `lo`, `hi`) in isize arithmetic: `None` as soon as a step overflows
+/// (then [`span_i128`] computes them exactly), with `out` partly written.
+fn span_isize<const N: usize>(
+    in_strides: &[isize],
+    window: &[Slice],
+    out: &mut Checked<N>,
+) -> Option<()> {
+    let (mut first, mut below, mut above) = (0isize, 0isize, 0isize);
+    for (k, (&stride, w)) in in_strides.iter().zip(window).enumerate() {
+        first = first.checked_add(w.start.checked_mul(stride)?)?;
+        let n = out.shape[k];
+        if n > 1 {
+            let step = w.step.checked_mul(stride)?;
+            let extent = isize::try_from(n - 1).ok()?.checked_mul(step)?;
+            out.strides[k] = step;
+            if extent < 0 {
+                below = below.checked_add(extent)?;
+            } else {
+                above = above.checked_add(extent)?;
+            }
+        }
+    }
+    let item = isize::try_from(out.itemsize).ok()?;
+    out.first = first;
+    out.lo = first.checked_add(below)?;
+    out.hi = first.checked_add(above)?.checked_add(item)?;
+    out.hi.checked_sub(out.lo)?;
+    Some(())
+}
+
+/// [`span_isize`] in 128 bits: a product of two isize values always fits,
+/// so the only failures ([`Error::Inval`]) are results outside isize (or,
+/// for sums of several such products, outside i128), never a wrap.
+fn span_i128<const N: usize>(
+    in_strides: &[isize],
+    window: &[Slice],
+    out: &mut Checked<N>,
+) -> Result<(), Error> {
     let fit = |v: Option<i128>| v.and_then(|v| isize::try_from(v).ok()).ok_or(Error::Inval);
     let (mut first, mut below, mut above) = (0i128, 0i128, 0i128);
-    for k in 0..ndim {
-        let stride = in_strides[k] as i128;
+    for (k, (&stride, w)) in in_strides.iter().zip(window).enumerate() {
+        let stride = stride as i128;
         first = first
-            .checked_add(window[k].start as i128 * stride)
+            .checked_add(w.start as i128 * stride)
             .ok_or(Error::Inval)?;
         if out.shape[k] > 1 {
-            let step = window[k].step as i128 * stride;
+            let step = w.step as i128 * stride;
             let extent = (out.shape[k] as i128 - 1)
                 .checked_mul(step)
                 .ok_or(Error::Inval)?;
@@ -268,9 +315,9 @@ pub fn check_dims<const N: usize>(
     out.lo = fit(first.checked_add(below))?;
     out.hi = fit(first
         .checked_add(above)
-        .and_then(|h| h.checked_add(itemsize as i128)))?;
+        .and_then(|h| h.checked_add(out.itemsize as i128)))?;
     fit((out.hi as i128).checked_sub(out.lo as i128))?;
-    Ok(out)
+    Ok(())
 }
 
 /// Copies a checked window into `dst`, C-contiguous.
@@ -417,6 +464,19 @@ pub fn copy_window_c_int(
     };
     if src.len() < needed || dst.len() != rows * cols {
         return Err(Error::Inval);
+    }
+    if threads_for(dst.len() * item) == 1 {
+        // One thread: the rows one after the other, as the plan would copy
+        // them, without planning (a small crop's fixed cost).
+        if cols > 0 {
+            for (r, out) in dst.chunks_exact_mut(cols).enumerate() {
+                let row = &src[r * stride..][..cols];
+                for (o, &v) in out.iter_mut().zip(row) {
+                    *o = MaybeUninit::new(v);
+                }
+            }
+        }
+        return Ok(());
     }
     let row_bytes = isize::try_from(stride.saturating_mul(item)).map_err(|_| Error::Inval)?;
     let checked = check_dims::<2>(
