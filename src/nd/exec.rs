@@ -35,11 +35,14 @@ enum Kernel {
     /// It is strided in the input: a typed gather loop.
     Gather,
     /// It is strided in the input, and output axis `j` is (nearly)
-    /// contiguous there (Fortran order to C order, transposes): tiles of
+    /// contiguous there (Fortran order to C order, transposes) and at least
+    /// 8 long (4 when the rows are long: 256 elements or more; shorter
+    /// blocks cost more in tile set-up than they save): tiles of
     /// axes `j` x innermost, a few long output rows each (see
     /// [`tile_shape`]), so that the input lines they read stay in cache
     /// from one tile to the next.
-    Tiled { j: usize },
+    /// `tile` is the tile's shape ([`tile_shape`]), computed once.
+    Tiled { j: usize, tile: (usize, usize) },
 }
 
 /// A copy after normalisation: axes in output order, with no length-1 axis
@@ -154,10 +157,13 @@ impl<const N: usize> Plan<N> {
                     if matches!(p.itemsize, 1 | 2 | 4 | 8 | 16)
                         && inner_stride > LINE
                         && p.src[j].unsigned_abs() < LINE
-                        && p.len[j] >= 4
-                        && p.len[inner] >= 2 =>
+                        && p.len[inner] >= 2
+                        && (p.len[j] >= 8 || (p.len[j] >= 4 && p.len[inner] >= 256)) =>
                 {
-                    Kernel::Tiled { j }
+                    Kernel::Tiled {
+                        j,
+                        tile: tile_shape(p.itemsize, p.len[inner]),
+                    }
                 }
                 _ => Kernel::Gather,
             }
@@ -197,7 +203,7 @@ impl View<'_> {
         // shared out evenly: a few parts per thread, so that a helper that
         // wakes late still finds some left (the caller starts at once).
         let unit = match self.kernel {
-            Kernel::Tiled { j: 0 } => TILE_ROWS_MAX,
+            Kernel::Tiled { j: 0, .. } => TILE_ROWS_MAX,
             _ => 1,
         };
         let units = len0.div_ceil(unit);
@@ -244,7 +250,7 @@ impl View<'_> {
     unsafe fn walk(&self, axis: usize, src: *const u8, dst: *mut u8, len0: usize) {
         let len = |k: usize| if k == 0 { len0 } else { self.len[k] };
         let inner = self.n - 1;
-        if let Kernel::Tiled { j } = self.kernel
+        if let Kernel::Tiled { j, .. } = self.kernel
             && axis == j
             && axis != inner
         {
@@ -259,13 +265,14 @@ impl View<'_> {
                 match self.kernel {
                     Kernel::Run => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
                     Kernel::Gather => gather(self.itemsize, src, s, dst, n),
-                    Kernel::Tiled { j } => tiled(
+                    Kernel::Tiled { j, tile } => tiled(
                         self.itemsize,
                         src,
                         [self.src[j], s],
                         dst,
                         self.dst[j],
                         [len(j), n],
+                        tile,
                     ),
                 }
             }
@@ -422,11 +429,15 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
 
 /// Copies a 2-D block of `len[0]` x `len[1]` elements, `strides` bytes apart
 /// in the input, to rows `dst_row` bytes apart and contiguous columns, tile
-/// by tile.
+/// by tile (`rows` x `cols` elements each, the plan's [`tile_shape`]).
 ///
 /// # Safety
 /// Every element of the block is readable at `src` and writable at `dst`;
 /// they do not overlap; `itemsize` is 1, 2, 4, 8 or 16.
+///
+/// Not inlined into [`View::walk`]: its loops keep their values in
+/// registers then (inlined, the walk's large frame spilled them).
+#[inline(never)]
 unsafe fn tiled(
     itemsize: usize,
     src: *const u8,
@@ -434,6 +445,7 @@ unsafe fn tiled(
     dst: *mut u8,
     dst_row: usize,
     [la, lb]: [usize; 2],
+    (rows, cols): (usize, usize),
 ) {
     /// One tile of `len` elements, typed.
     ///
@@ -476,8 +488,8 @@ unsafe fn tiled(
         // SAFETY: the caller's guarantee, with the element size of each type.
         unsafe {
             #[cfg(target_arch = "x86_64")]
-            if strides[0] == itemsize as isize && (itemsize == 4 || itemsize == 8) {
-                return transpose_sse2(itemsize, src, strides[1], dst, dst_row, len);
+            if strides[0].unsigned_abs() == itemsize && matches!(itemsize, 1 | 2 | 4) {
+                return transpose_sse2(itemsize, src, strides, dst, dst_row, len);
             }
             match itemsize {
                 1 => typed::<u8>(src, strides, dst, dst_row, len),
@@ -489,7 +501,6 @@ unsafe fn tiled(
             }
         }
     }
-    let (rows, cols) = tile_shape(itemsize, lb);
     for a0 in (0..la).step_by(rows) {
         let ta = rows.min(la - a0);
         for b0 in (0..lb).step_by(cols) {
@@ -503,55 +514,66 @@ unsafe fn tiled(
     }
 }
 
-/// A tile whose input is contiguous along its rows' axis (`a`, stride one
-/// element): 2 x 2 (8-byte elements) or 4 x 4 (4-byte elements) blocks
-/// transposed in SSE2 registers, the edges element by element.
+/// A tile whose input is contiguous along its rows' axis (`a`, a stride of
+/// one element, forwards or backwards): 4 x 4 (4-byte elements) or 8 x 8
+/// (2- and 1-byte) blocks transposed in SSE2 registers,
+/// the edges element by element. Backwards, a block's input columns are
+/// loaded from their lowest address, the block's last row, so the rows come
+/// out in reverse order and are stored so.
 ///
 /// # Safety
-/// As for [`tiled`], for the tile, with `itemsize` 4 or 8 and a stride of
-/// one element along `a`.
+/// As for [`tiled`], for the tile, with `itemsize` 1, 2 or 4 and a stride
+/// of plus or minus one element along `a`.
 #[cfg(target_arch = "x86_64")]
+#[inline(never)]
 unsafe fn transpose_sse2(
     itemsize: usize,
     src: *const u8,
-    sb: isize,
+    [sa, sb]: [isize; 2],
     dst: *mut u8,
     dst_row: usize,
     [ta, tb]: [usize; 2],
 ) {
     use std::arch::x86_64::{
-        __m128, __m128d, _mm_loadu_pd, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_storeu_pd,
-        _mm_storeu_ps, _mm_unpackhi_pd, _mm_unpackhi_ps, _mm_unpacklo_pd, _mm_unpacklo_ps,
+        __m128, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_storeu_ps, _mm_unpackhi_ps,
+        _mm_unpacklo_ps,
     };
-    let k = 16 / itemsize;
+    let k = 16 / itemsize.max(2); // 8, 8, 4
     let (fa, fb) = (ta / k * k, tb / k * k);
-    let at =
-        |a: usize, b: usize| src.wrapping_offset(a as isize * itemsize as isize + b as isize * sb);
+    let at = |a: usize, b: usize| src.wrapping_offset(a as isize * sa + b as isize * sb);
     let to = |a: usize, b: usize| dst.wrapping_add(a * dst_row + b * itemsize);
+    let backwards = sa < 0;
     for a in (0..fa).step_by(k) {
+        // The block's row held in lane i of its input columns: lane 0 is
+        // the lowest-addressed row, where the columns are loaded from.
+        let row = |i: usize| if backwards { a + k - 1 - i } else { a + i };
+        let first = row(0);
         for b in (0..fb).step_by(k) {
             // SAFETY: the k x k block (a..a + k, b..b + k) lies within the
-            // tile: its k input columns are k contiguous elements each
-            // (readable: the caller's guarantee), its k output rows k
+            // tile: its k input columns are k contiguous elements each from
+            // row `first`, the lowest address (readable: the caller's
+            // guarantee), its k output rows k
             // contiguous elements (writable); loads and stores are
             // unaligned; SSE2 is part of the x86_64 baseline.
             unsafe {
-                if k == 2 {
-                    let x0: __m128d = _mm_loadu_pd(at(a, b).cast());
-                    let x1: __m128d = _mm_loadu_pd(at(a, b + 1).cast());
-                    _mm_storeu_pd(to(a, b).cast(), _mm_unpacklo_pd(x0, x1));
-                    _mm_storeu_pd(to(a + 1, b).cast(), _mm_unpackhi_pd(x0, x1));
+                if itemsize <= 2 {
+                    let step = if backwards {
+                        -(dst_row as isize)
+                    } else {
+                        dst_row as isize
+                    };
+                    transpose8_sse2(itemsize, at(first, b), sb, to(row(0), b), step);
                 } else {
-                    let c0: __m128 = _mm_loadu_ps(at(a, b).cast());
-                    let c1: __m128 = _mm_loadu_ps(at(a, b + 1).cast());
-                    let c2: __m128 = _mm_loadu_ps(at(a, b + 2).cast());
-                    let c3: __m128 = _mm_loadu_ps(at(a, b + 3).cast());
+                    let c0: __m128 = _mm_loadu_ps(at(first, b).cast());
+                    let c1: __m128 = _mm_loadu_ps(at(first, b + 1).cast());
+                    let c2: __m128 = _mm_loadu_ps(at(first, b + 2).cast());
+                    let c3: __m128 = _mm_loadu_ps(at(first, b + 3).cast());
                     let (t0, t1) = (_mm_unpacklo_ps(c0, c1), _mm_unpacklo_ps(c2, c3));
                     let (t2, t3) = (_mm_unpackhi_ps(c0, c1), _mm_unpackhi_ps(c2, c3));
-                    _mm_storeu_ps(to(a, b).cast(), _mm_movelh_ps(t0, t1));
-                    _mm_storeu_ps(to(a + 1, b).cast(), _mm_movehl_ps(t1, t0));
-                    _mm_storeu_ps(to(a + 2, b).cast(), _mm_movelh_ps(t2, t3));
-                    _mm_storeu_ps(to(a + 3, b).cast(), _mm_movehl_ps(t3, t2));
+                    _mm_storeu_ps(to(row(0), b).cast(), _mm_movelh_ps(t0, t1));
+                    _mm_storeu_ps(to(row(1), b).cast(), _mm_movehl_ps(t1, t0));
+                    _mm_storeu_ps(to(row(2), b).cast(), _mm_movelh_ps(t2, t3));
+                    _mm_storeu_ps(to(row(3), b).cast(), _mm_movehl_ps(t3, t2));
                 }
             }
         }
@@ -561,22 +583,115 @@ unsafe fn transpose_sse2(
     // two channels say, are nearly all edge).
     let one = |a: usize, b: usize| {
         // SAFETY: element (a, b) lies within the tile (readable at `at`,
-        // writable at `to`, the caller's guarantee), of 4 or 8 bytes;
+        // writable at `to`, the caller's guarantee), of 1, 2 or 4 bytes;
         // unaligned accesses.
         unsafe {
-            if itemsize == 4 {
+            if itemsize == 1 {
+                to(a, b).write(at(a, b).read());
+            } else if itemsize == 2 {
+                let v = at(a, b).cast::<u16>().read_unaligned();
+                to(a, b).cast::<u16>().write_unaligned(v);
+            } else {
                 let v = at(a, b).cast::<u32>().read_unaligned();
                 to(a, b).cast::<u32>().write_unaligned(v);
-            } else {
-                let v = at(a, b).cast::<u64>().read_unaligned();
-                to(a, b).cast::<u64>().write_unaligned(v);
             }
         }
     };
-    for a in 0..ta {
-        let from = if a < fa { fb } else { 0 };
-        for b in from..tb {
+    if fb < tb {
+        for a in 0..fa {
+            for b in fb..tb {
+                one(a, b);
+            }
+        }
+    }
+    for a in fa..ta {
+        for b in 0..tb {
             one(a, b);
+        }
+    }
+}
+
+/// One 8 x 8 block of 2- or 1-byte elements: input column `j` (8 elements
+/// contiguous along `a`) at `src + j * sb`, output row `i` (8 elements, lane
+/// `i` of every column) at `dst + i * dst_row`. Three rounds of SSE2 unpacks (16-, 32- and 64-bit
+/// for 2-byte elements; 8-, 16- and 32-bit for 1-byte ones, whose columns
+/// are 64-bit loads).
+///
+/// # Safety
+/// The 8 columns are readable and the 8 rows writable, unaligned; none
+/// overlap.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose8_sse2(
+    itemsize: usize,
+    src: *const u8,
+    sb: isize,
+    dst: *mut u8,
+    dst_row: isize,
+) {
+    use std::arch::x86_64::{
+        __m128i, _mm_loadl_epi64, _mm_loadu_si128, _mm_srli_si128, _mm_storel_epi64,
+        _mm_storeu_si128, _mm_unpackhi_epi16, _mm_unpackhi_epi32, _mm_unpackhi_epi64,
+        _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm_unpacklo_epi32, _mm_unpacklo_epi64,
+    };
+    let col = |j: isize| src.wrapping_offset(j * sb).cast::<__m128i>();
+    let row = |i: usize| dst.wrapping_offset(i as isize * dst_row).cast::<__m128i>();
+    // SAFETY: the caller's guarantee: 8 readable columns of `itemsize * 8`
+    // bytes, 8 writable rows of as many; SSE2 is part of the x86_64
+    // baseline; every load and store is unaligned.
+    unsafe {
+        if itemsize == 2 {
+            let r: [__m128i; 8] = std::array::from_fn(|j| _mm_loadu_si128(col(j as isize)));
+            let a = [
+                _mm_unpacklo_epi16(r[0], r[1]),
+                _mm_unpackhi_epi16(r[0], r[1]),
+                _mm_unpacklo_epi16(r[2], r[3]),
+                _mm_unpackhi_epi16(r[2], r[3]),
+                _mm_unpacklo_epi16(r[4], r[5]),
+                _mm_unpackhi_epi16(r[4], r[5]),
+                _mm_unpacklo_epi16(r[6], r[7]),
+                _mm_unpackhi_epi16(r[6], r[7]),
+            ];
+            // b[0]: rows 0-3 of output rows 0 and 1; b[4]: rows 4-7 of them.
+            let b = [
+                _mm_unpacklo_epi32(a[0], a[2]),
+                _mm_unpackhi_epi32(a[0], a[2]),
+                _mm_unpacklo_epi32(a[1], a[3]),
+                _mm_unpackhi_epi32(a[1], a[3]),
+                _mm_unpacklo_epi32(a[4], a[6]),
+                _mm_unpackhi_epi32(a[4], a[6]),
+                _mm_unpacklo_epi32(a[5], a[7]),
+                _mm_unpackhi_epi32(a[5], a[7]),
+            ];
+            for q in 0..4 {
+                _mm_storeu_si128(row(2 * q), _mm_unpacklo_epi64(b[q], b[q + 4]));
+                _mm_storeu_si128(row(2 * q + 1), _mm_unpackhi_epi64(b[q], b[q + 4]));
+            }
+        } else {
+            let r: [__m128i; 8] = std::array::from_fn(|j| _mm_loadl_epi64(col(j as isize)));
+            let a = [
+                _mm_unpacklo_epi8(r[0], r[1]),
+                _mm_unpacklo_epi8(r[2], r[3]),
+                _mm_unpacklo_epi8(r[4], r[5]),
+                _mm_unpacklo_epi8(r[6], r[7]),
+            ];
+            let b = [
+                _mm_unpacklo_epi16(a[0], a[1]),
+                _mm_unpackhi_epi16(a[0], a[1]),
+                _mm_unpacklo_epi16(a[2], a[3]),
+                _mm_unpackhi_epi16(a[2], a[3]),
+            ];
+            // c[q]: output rows 2q (low 8 bytes) and 2q + 1 (high 8 bytes).
+            let c = [
+                _mm_unpacklo_epi32(b[0], b[2]),
+                _mm_unpackhi_epi32(b[0], b[2]),
+                _mm_unpacklo_epi32(b[1], b[3]),
+                _mm_unpackhi_epi32(b[1], b[3]),
+            ];
+            for (q, &v) in c.iter().enumerate() {
+                _mm_storel_epi64(row(2 * q), v);
+                _mm_storel_epi64(row(2 * q + 1), _mm_srli_si128::<8>(v));
+            }
         }
     }
 }
@@ -629,7 +744,7 @@ mod tests {
     fn transposed_layouts_tile_and_strided_rows_gather() {
         // A Fortran-order matrix read into C order: tiles over axes 0 x 1.
         let p = plan(8, &[100, 200], Some(&[8, 800]), &full(&[100, 200]));
-        assert_eq!(p.kernel, Kernel::Tiled { j: 0 });
+        assert!(matches!(p.kernel, Kernel::Tiled { j: 0, .. }));
         // A step-2 crop of a C array: a gather along the rows.
         let w = [
             Slice {
@@ -692,6 +807,68 @@ mod tests {
         let w = [step2(40), step2(30), step2(3)];
         let p = plan(1, &[40, 30, 3], None, &w);
         assert_eq!((p.n, p.itemsize), (3, 1));
+    }
+
+    #[test]
+    fn fortran_matrices_of_every_tiled_size_copy_exactly() {
+        // The SSE2 blocks (8 x 8 for 1- and 2-byte elements, 4 x 4 for 4-byte),
+        // forwards and backwards, and their edges: shapes below, at and beyond a block, and beyond
+        // a tile, against the element-by-element definition.
+        for itemsize in [1usize, 2, 4, 8] {
+            for (rows, cols) in [
+                (8, 8),
+                (9, 17),
+                (16, 7),
+                (5, 64),
+                (64, 5),
+                (72, 8),
+                (130, 75),
+                (300, 9),
+            ] {
+                let data: Vec<u8> = (0..rows * cols * itemsize)
+                    .map(|i| (i * 131 % 251) as u8)
+                    .collect();
+                // Rows forwards, then backwards (a Fortran matrix with its
+                // first axis reversed: element (r, c) at (c + 1) * rows - 1 - r).
+                for backwards in [false, true] {
+                    let item = itemsize as isize;
+                    let strides = [
+                        if backwards { -item } else { item },
+                        (rows * itemsize) as isize,
+                    ];
+                    let p = plan(
+                        itemsize,
+                        &[rows, cols],
+                        Some(&strides),
+                        &full(&[rows, cols]),
+                    );
+                    // Tiled once a column is longer than a cache line.
+                    let tiled = matches!(p.kernel, Kernel::Tiled { j: 0, .. });
+                    assert_eq!(tiled, rows * itemsize > LINE, "{itemsize} {rows}x{cols}");
+                    let array = crate::nd::Array {
+                        data: &data,
+                        offset: if backwards { (rows - 1) * itemsize } else { 0 },
+                        itemsize,
+                        shape: &[rows, cols],
+                        strides: Some(&strides),
+                    };
+                    let got = crate::nd::crop(&array, &full(&[rows, cols])).expect("crop");
+                    let mut want = Vec::with_capacity(data.len());
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            let r = if backwards { rows - 1 - r } else { r };
+                            let at = (c * rows + r) * itemsize;
+                            want.extend_from_slice(&data[at..at + itemsize]);
+                        }
+                    }
+                    assert_eq!(
+                        got.as_bytes(),
+                        &want[..],
+                        "{itemsize} {rows}x{cols} {backwards}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
