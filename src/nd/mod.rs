@@ -27,6 +27,7 @@ use libc::c_int;
 use crate::{Error, MallocBlock};
 
 mod exec;
+pub mod simd;
 
 use crate::parallel::{run_parts, threads_for};
 
