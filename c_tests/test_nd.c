@@ -315,6 +315,8 @@ static void nd_errors(void)
     nd_fails(EPERM, data, 4, 2, shape, NULL, two, neg - 0 + 0, two);
     /* EINVAL: structure. */
     nd_fails(EINVAL, data, 0, 2, shape, NULL, NULL, NULL, NULL);       /* itemsize 0 */
+    nd_fails(EINVAL, data, 0, 0, NULL, NULL, NULL, NULL, NULL);        /* 0-d, itemsize 0 */
+    nd_fails(EINVAL, NULL, 4, 0, NULL, NULL, NULL, NULL, NULL);        /* 0-d, src NULL */
     nd_fails(EINVAL, data, 1, 2, shape, NULL, NULL, NULL, zero);       /* step 0 */
     nd_fails(EINVAL, data, 1, 2, NULL, NULL, NULL, NULL, NULL);        /* shape NULL */
     nd_fails(EINVAL, data, 1, 65, shape65, NULL, NULL, NULL, NULL);    /* 65 dims */

@@ -1,13 +1,14 @@
 //! The C ABI of the N-dimensional crop: `ezalloc_crop_nd()` (header
 //! `include/ezalloc_nd.h`), a thin shell over [`crate::nd`].
 
+use std::mem::MaybeUninit;
 use std::ptr;
 
 use libc::{c_int, c_void};
 
-use crate::Error;
 use crate::ffi::run;
 use crate::nd::{self, MAX_DIMS, SMALL_DIMS, Slice};
+use crate::{Error, MallocBlock};
 
 /// Whether `p` may be read or written as a `T`: non-NULL and aligned.
 fn usable<T>(p: *const T) -> bool {
@@ -138,11 +139,24 @@ unsafe fn crop_nd<const N: usize>(
                 read_array(step, ndim)?,
             )
         };
-        let shape = match shape {
-            Some(s) => s,
-            None if ndim == 0 => &[],
-            None => return Err(Error::Inval),
-        };
+        if ndim == 0 {
+            // A 0-d array: its one element, nothing to plan (the checks and
+            // their order are those of the general path for no axis).
+            if itemsize == 0 || itemsize > isize::MAX as usize || src.is_null() {
+                return Err(Error::Inval);
+            }
+            let mut block = MallocBlock::with_len(itemsize).ok_or(Error::NoMem)?;
+            if (src as usize).checked_add(itemsize).is_none() {
+                return Err(Error::Inval); // the element's address range wraps
+            }
+            // SAFETY: the caller guarantees the window's one element, the
+            // `itemsize` bytes at `src`, is readable; the block is as long.
+            let element =
+                unsafe { std::slice::from_raw_parts(src.cast::<MaybeUninit<u8>>(), itemsize) };
+            block.as_uninit_mut().copy_from_slice(element);
+            return Ok(block);
+        }
+        let shape = shape.ok_or(Error::Inval)?;
         let mut window = [Slice::range(0, 0); N];
         for k in 0..ndim {
             window[k] = Slice::with_defaults(
