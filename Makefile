@@ -236,6 +236,7 @@ bench: py-build $(BENCH_DIR)/libbaseline.so $(BENCH_DIR)/libstream.so
 	$(abspath $(VENV_PY)) bench/bench_crop.py
 	$(abspath $(VENV_PY)) bench/bench_sweep.py
 	$(CARGO) bench --bench crop
+	$(CARGO) bench --bench dispatch
 
 # ---------------------------------------------------------------- install
 

@@ -51,7 +51,8 @@ pub fn restrict_to_baseline(baseline: bool) -> bool {
     has
 }
 
-/// A tile of 8- or 16-byte elements whose input is contiguous along its
+/// A tile of 8- or 16-byte elements (of an input too large for the caches:
+/// see `FAR_BYTES` in [`super::exec`]) whose input is contiguous along its
 /// rows' axis (`a`, a stride of one element, forwards or backwards): 4 x 4
 /// blocks of 8-byte elements, or 2 x 2 of 16-byte ones, transposed in AVX
 /// registers; the edges element by element. Backwards, a block's input
