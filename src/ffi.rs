@@ -98,8 +98,9 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// gone after 200 ms idle, after ezalloc_set_threads(1), and when the
 /// library is unloaded; no helper reads the input or writes the output
 /// after crop() returns. A helper that cannot start leaves its rows to the
-/// caller. The calling thread cannot be cancelled during the call (its
-/// cancellation state is restored on return).
+/// caller. No cancellation point is passed during the call (with helpers,
+/// cancellation is disabled and the caller's state restored on return): a
+/// `pthread_cancel` acts at the caller's next cancellation point after it.
 ///
 /// errno: left unchanged on success. Checked in this order:
 /// - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated
