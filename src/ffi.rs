@@ -15,8 +15,9 @@ use crate::{Error, nd, parallel};
 /// failure, the value `errno` had on entry on success.
 ///
 /// Cancellation is left as the caller set it: a copy on the calling thread
-/// alone passes no cancellation point (malloc, the copy, free), and the
-/// pool ([`parallel::run_parts`]) disables it around its waits and joins.
+/// alone passes no cancellation point (malloc, madvise, the copy, free),
+/// and the pool ([`parallel::run_parts`]) disables it around its waits and
+/// joins.
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     let saved = errno::errno();
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Error::Internal));

@@ -20,7 +20,7 @@
 //!   calling thread's mask is filled around `pthread_create` and restored),
 //!   so the host's handlers never run on them.
 //! - **Cancellation.** A copy on the calling thread alone passes no
-//!   cancellation point (malloc, the copy, free). [`run_parts`], with
+//!   cancellation point (malloc, madvise, the copy, free). [`run_parts`], with
 //!   helpers, disables cancellation of the calling thread ([`NoCancel`])
 //!   while it holds the pool (helpers started, waited for with a raw
 //!   `futex` system call, which is no cancellation point, and joined), as do
