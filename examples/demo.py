@@ -306,7 +306,7 @@ def threads_demo():
     import ezalloc
     heading("Part 4. The threads that large copies use")
     say("""
-        Copies whose result is 768 KiB or more are split between several
+        Copies whose result is 384 KiB or more are split between several
         threads (the calling thread and the library's helper threads, which
         are started by the first such copy, kept for the next one and gone
         after 200 ms without work); smaller ones run on the calling thread

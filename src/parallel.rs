@@ -43,21 +43,21 @@ use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use libc::{c_int, c_void};
 
 use crate::Error;
 
-/// Outputs smaller than this are copied on the calling thread alone. Below
-/// it the copy runs from the cache at memory speed and a helper (about
-/// 10 us to wake) saved nothing when measured (a float32 window, 1 or 2
-/// threads: 512 KiB 16.2 us against 17.0 us); above it the output's fresh
-/// pages fault in on both threads (768 KiB: 32.6 us against 15.2 us).
-/// Measured again with the pool from 128 KiB (`ezalloc.crop` of a float32
-/// window, the same input each call, against numpy): 256 KiB 0.92x and
-/// 512 KiB 0.96x, against 1.02x on one thread.
-pub const PARALLEL_MIN_BYTES: usize = 768 << 10;
+/// Outputs smaller than this are copied on the calling thread alone.
+/// Measured through `ezalloc.crop` (a float32 window against numpy, the same
+/// input each call / 8 inputs in turn), with the helper claiming parts from
+/// the back and one part per thread: 256 KiB 1.01x / 1.04x with two
+/// threads, against 1.04x / 1.02x on one, so no gain below; 384 KiB 1.37x /
+/// 1.63x, against 0.99x / 1.02x on one.
+pub const PARALLEL_MIN_BYTES: usize = 384 << 10;
 
 /// The most threads one call uses, the calling thread included: the cap of
 /// `EZALLOC_THREADS` and of [`set_threads`].
@@ -242,24 +242,56 @@ pub(crate) fn run_caught(f: impl FnOnce()) -> bool {
 
 /// What the calling thread and its helpers share during [`run_parts`].
 struct Shared<'a> {
-    next: AtomicUsize,
-    parts: usize,
+    /// The parts not claimed yet, `front..back`: `front` in the low 32
+    /// bits, `back` in the high 32. The calling thread claims from the
+    /// front and helpers from the back, so that in a loop of copies each
+    /// thread writes the same part of the output (a block `malloc` hands
+    /// out again) call after call, from its own cache, instead of taking
+    /// over lines another core wrote last.
+    ends: AtomicU64,
     work: &'a (dyn Fn(usize) + Sync),
     panicked: AtomicBool,
     panic_in_helpers: bool,
 }
 
 impl Shared<'_> {
+    /// The ends of `parts` unclaimed parts (fewer than 2^32: see
+    /// [`run_parts`]).
+    fn all_parts(parts: usize) -> AtomicU64 {
+        AtomicU64::new((parts as u64) << 32)
+    }
+
+    /// Whether a part is still unclaimed.
+    fn unclaimed(&self) -> bool {
+        let w = self.ends.load(Ordering::Relaxed);
+        (w as u32) < (w >> 32) as u32
+    }
+
+    /// Claims the front part (the calling thread) or the back one (a
+    /// helper); `None` when none is left.
+    fn claim(&self, helper: bool) -> Option<usize> {
+        let low = 0xffff_ffffu64;
+        let w = self
+            .ends
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                let (front, back) = (w & low, w >> 32);
+                (front < back).then(|| {
+                    if helper {
+                        front | (back - 1) << 32
+                    } else {
+                        w + 1
+                    }
+                })
+            })
+            .ok()?;
+        Some(if helper { (w >> 32) - 1 } else { w & low } as usize)
+    }
+
     /// Runs parts until none is left; a panicking part is recorded, and no
     /// new part starts after one.
     fn drain(&self, helper: bool) {
         while !self.panicked.load(Ordering::Relaxed) {
-            let Ok(i) = self
-                .next
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    (n < self.parts).then_some(n + 1)
-                })
-            else {
+            let Some(i) = self.claim(helper) else {
                 return;
             };
             let done = run_caught(|| {
@@ -490,6 +522,11 @@ extern "C" fn helper_main(slot: *mut c_void) -> *mut c_void {
             continue;
         }
         if std::mem::take(&mut worked) && seats_open_within(SPIN_AFTER_JOB) {
+            // A job opened: take a seat in it, or, if its seats closed
+            // first, watch again for the next one (a helper that went to
+            // sleep after missing one job would wake late for the next and
+            // miss it too, round after round).
+            worked = true;
             continue;
         }
         if RETIRE.load(Ordering::Acquire) || CLOSED.load(Ordering::Acquire) {
@@ -693,7 +730,7 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
         }
         Ok(())
     };
-    if threads <= 1 || parts <= 1 || CLOSED.load(Ordering::Relaxed) {
+    if threads <= 1 || parts <= 1 || parts > u32::MAX as usize || CLOSED.load(Ordering::Relaxed) {
         // The calling thread alone: no thread machinery at all.
         return alone(work);
     }
@@ -704,8 +741,7 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
     let helpers = threads.min(MAX_THREADS).min(parts) - 1;
     let live = ensure_helpers(&held, helpers);
     let shared = Shared {
-        next: AtomicUsize::new(0),
-        parts,
+        ends: Shared::all_parts(parts),
         work,
         panicked: AtomicBool::new(false),
         panic_in_helpers: PANIC_IN_HELPERS.get(),
@@ -721,9 +757,7 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
     if shared.panic_in_helpers && seats > 0 {
         // Test hook: the parts are left to the helpers, so that one of them
         // surely panics.
-        while !shared.panicked.load(Ordering::Relaxed)
-            && shared.next.load(Ordering::Relaxed) < parts
-        {
+        while !shared.panicked.load(Ordering::Relaxed) && shared.unclaimed() {
             std::hint::spin_loop();
         }
     } else {
