@@ -422,6 +422,28 @@ fn run_parts_runs_every_part_once() {
     }
 }
 
+#[test]
+fn the_caller_takes_parts_from_the_front_and_helpers_from_the_back() {
+    use ezalloc::parallel::run_parts;
+    use std::sync::Mutex;
+    let me = thread_id();
+    for _ in 0..50 {
+        let by_caller = Mutex::new(vec![false; 64]);
+        let result = run_parts(64, 2, &|i| {
+            // A little work per part, so that a helper has time to join.
+            std::hint::black_box((0..2000).sum::<u64>());
+            by_caller.lock().unwrap()[i] = thread_id() == me;
+        });
+        assert_eq!(result, Ok(()));
+        let by_caller = by_caller.into_inner().unwrap();
+        // The caller's parts are a prefix, the helpers' the rest: in a loop
+        // of copies each thread writes the same rows call after call.
+        let front = by_caller.iter().take_while(|&&c| c).count();
+        assert!(front >= 1, "the caller always takes part 0");
+        assert!(by_caller[front..].iter().all(|&c| !c), "{by_caller:?}");
+    }
+}
+
 /// The calling thread's id, to tell helpers from the caller.
 fn thread_id() -> libc::pthread_t {
     // SAFETY: pthread_self has no precondition.
