@@ -185,7 +185,7 @@ class BuildExt(build_ext):
         temp.mkdir(parents=True, exist_ok=True)
         wrapper = temp / f"{module}_wrap.c"
         with tempfile.TemporaryDirectory(dir=temp) as out:
-            cmd = [swig_executable(), "-python", "-fastproxy", f"-I{SWIG_INCLUDE_DIR}", f"-I{numpy_i.parent}",
+            cmd = [swig_executable(), "-python", f"-I{SWIG_INCLUDE_DIR}", f"-I{numpy_i.parent}",
                    f"-I{INCLUDE_DIR}",
                    f"-I{PACKAGE_DIR}", "-outdir", out, "-o", str(Path(out) / wrapper.name),
                    str(PACKAGE_DIR / f"{module}.i")]

@@ -33,9 +33,8 @@ extern "C" {
  * gone after 200 ms idle, after ezalloc_set_threads(1), and when the
  * library is unloaded; no helper reads the input or writes the output
  * after crop() returns. A helper that cannot start leaves its rows to the
- * caller. No cancellation point is passed during the call (with helpers,
- * cancellation is disabled and the caller's state restored on return): a
- * `pthread_cancel` acts at the caller's next cancellation point after it.
+ * caller. The calling thread cannot be cancelled during the call (its
+ * cancellation state is restored on return).
  *
  * errno: left unchanged on success. Checked in this order:
  * - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated

@@ -46,7 +46,8 @@ extern "C" {
  *   a step of 0; the product of the nonzero extents times `itemsize` above
  *   PTRDIFF_MAX; (after the window check) a byte offset of an element read,
  *   or the span read, that does not fit in ptrdiff_t; `src` NULL with a
- *   non-empty window.
+ *   non-empty window; (before the allocation) addresses of the span read
+ *   that wrap around the address space.
  * - EPERM: the window does not fit the array (see above).
  * - ENOMEM: `malloc()` failed.
  * - ENOTRECOVERABLE: an internal error (a bug), caught before reaching C.

@@ -11,14 +11,18 @@ use libc::{c_int, c_void};
 use crate::window::{self, Shape, Window};
 use crate::{Error, nd, parallel};
 
-/// Runs `body` with panics caught, and sets `errno`: the error's value on
-/// failure, the value `errno` had on entry on success.
+/// Runs `body` with panics caught and cancellation of the calling thread
+/// disabled, and sets `errno`: the error's value on failure, the value
+/// `errno` had on entry on success.
 ///
-/// Cancellation is left as the caller set it: a copy on the calling thread
-/// alone passes no cancellation point (malloc, madvise, the copy, free),
-/// and the pool ([`parallel::run_parts`]) disables it around its waits and
-/// joins.
+/// A copy passes no cancellation point itself, but a panic caught here
+/// would: the panic hook writes its message to stderr (`write`), where a
+/// pending cancel would start a forced unwind that `catch_unwind` cannot
+/// stop, and the process would abort instead of reporting
+/// [`Error::Internal`]. So cancellation is disabled for the whole call (a
+/// cancel requested meanwhile acts after it, see [`parallel::NoCancel`]).
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let _no_cancel = parallel::NoCancel::new();
     let saved = errno::errno();
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Error::Internal));
     errno::set_errno(match &result {
@@ -99,9 +103,8 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// gone after 200 ms idle, after ezalloc_set_threads(1), and when the
 /// library is unloaded; no helper reads the input or writes the output
 /// after crop() returns. A helper that cannot start leaves its rows to the
-/// caller. No cancellation point is passed during the call (with helpers,
-/// cancellation is disabled and the caller's state restored on return): a
-/// `pthread_cancel` acts at the caller's next cancellation point after it.
+/// caller. The calling thread cannot be cancelled during the call (its
+/// cancellation state is restored on return).
 ///
 /// errno: left unchanged on success. Checked in this order:
 /// - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated

@@ -61,7 +61,8 @@ unsafe fn read_array<'a, T>(p: *const T, n: usize) -> Result<Option<&'a [T]>, Er
 ///   a step of 0; the product of the nonzero extents times `itemsize` above
 ///   PTRDIFF_MAX; (after the window check) a byte offset of an element read,
 ///   or the span read, that does not fit in ptrdiff_t; `src` NULL with a
-///   non-empty window.
+///   non-empty window; (before the allocation) addresses of the span read
+///   that wrap around the address space.
 /// - EPERM: the window does not fit the array (see above).
 /// - ENOMEM: `malloc()` failed.
 /// - ENOTRECOVERABLE: an internal error (a bug), caught before reaching C.
@@ -145,10 +146,10 @@ unsafe fn crop_nd<const N: usize>(
             if itemsize == 0 || itemsize > isize::MAX as usize || src.is_null() {
                 return Err(Error::Inval);
             }
-            let mut block = MallocBlock::with_len(itemsize).ok_or(Error::NoMem)?;
             if (src as usize).checked_add(itemsize).is_none() {
                 return Err(Error::Inval); // the element's address range wraps
             }
+            let mut block = MallocBlock::with_len(itemsize).ok_or(Error::NoMem)?;
             // SAFETY: the caller guarantees the window's one element, the
             // `itemsize` bytes at `src`, is readable; the block is as long.
             let element =

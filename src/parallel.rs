@@ -19,13 +19,11 @@
 //! - **Signals.** Helpers start with every blockable signal blocked (the
 //!   calling thread's mask is filled around `pthread_create` and restored),
 //!   so the host's handlers never run on them.
-//! - **Cancellation.** A copy on the calling thread alone passes no
-//!   cancellation point (malloc, madvise, the copy, free). [`run_parts`], with
-//!   helpers, disables cancellation of the calling thread ([`NoCancel`])
-//!   while it holds the pool (helpers started, waited for with a raw
-//!   `futex` system call, which is no cancellation point, and joined), as do
-//!   [`set_threads`] and the load-time settings read; a pending cancel acts
-//!   at the caller's next cancellation point after the call. Helpers are never cancelled:
+//! - **Cancellation.** [`run_parts`] disables cancellation of the calling
+//!   thread (and the C entry points do so for their whole duration, see
+//!   [`NoCancel`]), and it waits for helpers with a raw `futex` system call,
+//!   which is no cancellation point; a pending cancel acts at the caller's
+//!   next cancellation point after the call. Helpers are never cancelled:
 //!   the host does not know them.
 //! - **No abort.** Threads are started with `pthread_create`, which reports
 //!   failure instead of aborting (a thread started by `std` needs an

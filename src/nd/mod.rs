@@ -321,6 +321,14 @@ fn span_i128<const N: usize>(
     Ok(())
 }
 
+/// Whether the addresses of the span read (see [`Checked::span`]) around
+/// `src` wrap around the address space (the address arithmetic must not
+/// wrap either).
+fn span_wraps<const N: usize>(src: *const u8, checked: &Checked<N>) -> bool {
+    let base = src as usize;
+    base.checked_add_signed(checked.lo).is_none() || base.checked_add_signed(checked.hi).is_none()
+}
+
 /// Copies a checked window into `dst`, C-contiguous.
 ///
 /// Returns [`Error::Inval`] if `dst` is not [`Checked::bytes`] long, and
@@ -341,11 +349,7 @@ pub unsafe fn copy_into<const N: usize>(
     if checked.is_empty() {
         return Ok(());
     }
-    // The address arithmetic of the span must not wrap either.
-    let base = src as usize;
-    if base.checked_add_signed(checked.lo).is_none()
-        || base.checked_add_signed(checked.hi).is_none()
-    {
+    if span_wraps(src, checked) {
         return Err(Error::Inval);
     }
     let plan = exec::Plan::new(checked);
@@ -368,6 +372,10 @@ pub unsafe fn crop_raw<const N: usize>(
     src: *const u8,
     checked: &Checked<N>,
 ) -> Result<MallocBlock, Error> {
+    // Checked before anything is allocated (copy_into checks it again).
+    if !checked.is_empty() && span_wraps(src, checked) {
+        return Err(Error::Inval);
+    }
     let mut block = MallocBlock::with_len(checked.bytes).ok_or(Error::NoMem)?;
     block.advise_huge_pages();
     // SAFETY: the caller's guarantees are those of copy_into.

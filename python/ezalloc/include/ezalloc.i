@@ -612,10 +612,20 @@ static void ezalloc_user_release_##NAME(void *block)
  * C int. */
 SWIGINTERN int ezalloc_as_int(PyObject *obj, int *out, const char *func, const char *arg)
 {
-    PyObject *index = PyNumber_Index(obj);
+    PyObject *index;
     long value;
     int overflow = 0;
 
+    if (PyLong_CheckExact(obj)) {
+        /* The common case, without a new reference. */
+        value = PyLong_AsLongAndOverflow(obj, &overflow);
+        if (overflow == 0 && value >= INT_MIN && value <= INT_MAX) {
+            *out = (int)value;
+            return 0;
+        }
+    }
+    index = PyNumber_Index(obj);
+    overflow = 0;
     if (index == NULL) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             /* The type's __name__ ('float64', not tp_name's
