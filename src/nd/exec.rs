@@ -621,35 +621,60 @@ unsafe fn transpose_sse2(
             }
         }
     }
-    // The edges: rows fa.., and columns fb.. of the first fa rows.
-    // Typed copies, not a memcpy call per element (narrow tiles, a pick of
-    // two channels say, are nearly all edge).
-    let one = |a: usize, b: usize| {
-        // SAFETY: element (a, b) lies within the tile (readable at `at`,
-        // writable at `to`, the caller's guarantee), of 1, 2 or 4 bytes;
-        // unaligned accesses.
+    // SAFETY: the tile's elements are readable at `at` and writable at `to`
+    // (the caller's guarantee), of 1, 2 or 4 bytes.
+    unsafe { copy_edges(itemsize, at, to, [fa, fb], [ta, tb]) };
+}
+
+/// The edges a block transpose leaves in a `ta` x `tb` tile whose first
+/// `fa` x `fb` elements it copied: columns `fb..` of rows `..fa`, then rows
+/// `fa..`, element by element (typed copies, not a memcpy call per element:
+/// narrow tiles, a pick of two channels say, are nearly all edge).
+///
+/// # Safety
+/// Element `(a, b)` of the tile is readable at `at(a, b)` and writable at
+/// `to(a, b)`, unaligned, `itemsize` (1, 2, 4, 8 or 16) bytes; input and
+/// output do not overlap.
+#[inline(always)]
+pub(super) unsafe fn copy_edges(
+    itemsize: usize,
+    at: impl Fn(usize, usize) -> *const u8,
+    to: impl Fn(usize, usize) -> *mut u8,
+    [fa, fb]: [usize; 2],
+    [ta, tb]: [usize; 2],
+) {
+    /// # Safety
+    /// As for [`copy_edges`], with `size_of::<T>()` the element size.
+    #[inline(always)]
+    unsafe fn one<T: Copy>(from: *const u8, to: *mut u8) {
+        // SAFETY: the caller's guarantee for this element; unaligned.
         unsafe {
-            if itemsize == 1 {
-                to(a, b).write(at(a, b).read());
-            } else if itemsize == 2 {
-                let v = at(a, b).cast::<u16>().read_unaligned();
-                to(a, b).cast::<u16>().write_unaligned(v);
-            } else {
-                let v = at(a, b).cast::<u32>().read_unaligned();
-                to(a, b).cast::<u32>().write_unaligned(v);
+            to.cast::<T>()
+                .write_unaligned(from.cast::<T>().read_unaligned())
+        }
+    }
+    let copy = |a: usize, b: usize| {
+        // SAFETY: element (a, b) lies within the tile (the caller's guarantee).
+        unsafe {
+            match itemsize {
+                1 => one::<u8>(at(a, b), to(a, b)),
+                2 => one::<u16>(at(a, b), to(a, b)),
+                4 => one::<u32>(at(a, b), to(a, b)),
+                8 => one::<u64>(at(a, b), to(a, b)),
+                _ => one::<u128>(at(a, b), to(a, b)),
             }
         }
     };
     if fb < tb {
         for a in 0..fa {
             for b in fb..tb {
-                one(a, b);
+                copy(a, b);
             }
         }
     }
     for a in fa..ta {
         for b in 0..tb {
-            one(a, b);
+            copy(a, b);
         }
     }
 }

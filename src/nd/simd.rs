@@ -118,31 +118,7 @@ pub(super) unsafe fn transpose_avx(
             }
         }
     }
-    // The edges: columns fb.. of the first fa rows, then rows fa...
-    let one = |a: usize, b: usize| {
-        // SAFETY: element (a, b) lies within the tile (readable at `at`,
-        // writable at `to`, the caller's guarantee); unaligned accesses of
-        // 8 or 16 bytes.
-        unsafe {
-            if itemsize == 8 {
-                let v = at(a, b).cast::<u64>().read_unaligned();
-                to(a, b).cast::<u64>().write_unaligned(v);
-            } else {
-                let v = at(a, b).cast::<u128>().read_unaligned();
-                to(a, b).cast::<u128>().write_unaligned(v);
-            }
-        }
-    };
-    if fb < tb {
-        for a in 0..fa {
-            for b in fb..tb {
-                one(a, b);
-            }
-        }
-    }
-    for a in fa..ta {
-        for b in 0..tb {
-            one(a, b);
-        }
-    }
+    // SAFETY: the tile's elements are readable at `at` and writable at `to`
+    // (the caller's guarantee), of 8 or 16 bytes.
+    unsafe { super::exec::copy_edges(itemsize, at, to, [fa, fb], [ta, tb]) };
 }
