@@ -33,8 +33,9 @@ extern "C" {
  * gone after 200 ms idle, after ezalloc_set_threads(1), and when the
  * library is unloaded; no helper reads the input or writes the output
  * after crop() returns. A helper that cannot start leaves its rows to the
- * caller. The calling thread cannot be cancelled during the call (its
- * cancellation state is restored on return).
+ * caller. The call passes no cancellation point: a cancel acts at the
+ * caller's next one after the call. It leaves the cancellation state as it
+ * was.
  *
  * errno: left unchanged on success. Checked in this order:
  * - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated

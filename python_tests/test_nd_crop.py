@@ -268,6 +268,25 @@ def test_index_errors(key, message):
         A[key]
 
 
+# Slice bounds at and beyond Py_ssize_t's range, as exact ints (read
+# directly) and as other integer types (through __index__), clip as numpy's do.
+EXTREME_BOUNDS = [None, 0, 1, -1, 2, -3, 7, sys.maxsize, -sys.maxsize - 1, 2 ** 63,
+                  -2 ** 63 - 1, 2 ** 70, -2 ** 70, np.int64(-2), np.intp(5), True]
+EXTREME_STEPS = [None, 1, -1, 2, -3, sys.maxsize, -sys.maxsize, -sys.maxsize - 1, 2 ** 70,
+                 -2 ** 70, np.int16(-2), True]
+
+
+@pytest.mark.parametrize("step", EXTREME_STEPS, ids=repr)
+def test_slice_bounds_clip_as_numpys(step):
+    a = np.arange(7 * 5, dtype=np.int16).reshape(7, 5)
+    for start in EXTREME_BOUNDS:
+        for stop in EXTREME_BOUNDS:
+            key = (slice(start, stop, step), slice(stop, start, step))
+            got = ezalloc.crop(a, key)
+            assert got.shape == a[key].shape, key
+            assert np.array_equal(got, a[key]), key
+
+
 def test_step_zero():
     with pytest.raises(ValueError, match="slice step cannot be zero"):
         ezalloc.crop(A, np.s_[:, ::0])

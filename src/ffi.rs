@@ -3,33 +3,87 @@
 //! Every function catches panics (none reaches C), reports failure through
 //! `errno`, and restores `errno` to its value on entry when it succeeds.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use libc::{c_int, c_void};
 
 use crate::window::{self, Shape, Window};
 use crate::{Error, nd, parallel};
 
-/// Runs `body` with panics caught and cancellation of the calling thread
-/// disabled, and sets `errno`: the error's value on failure, the value
-/// `errno` had on entry on success.
+/// Runs `body` with panics caught, and sets `errno`: the error's value on
+/// failure, the value `errno` had on entry on success.
 ///
-/// A copy passes no cancellation point itself, but a panic caught here
-/// would: the panic hook writes its message to stderr (`write`), where a
-/// pending cancel would start a forced unwind that `catch_unwind` cannot
-/// stop, and the process would abort instead of reporting
-/// [`Error::Internal`]. So cancellation is disabled for the whole call (a
-/// cancel requested meanwhile acts after it, see [`parallel::NoCancel`]).
+/// A copy passes no cancellation point (the pool's waits and thread starts
+/// run with cancellation disabled, see [`parallel::NoCancel`]), but the
+/// report of a caught panic would: the panic hook writes its message to
+/// stderr (`write`), where a pending cancel would start a forced unwind that
+/// `catch_unwind` cannot stop, and the process would abort instead of
+/// reporting [`Error::Internal`]. So the panic hook is wrapped, once (see
+/// [`panic_report_guarded`]), to run with cancellation disabled for a panic
+/// inside this function. Until the wrapper is in place (or where it cannot
+/// be installed), cancellation is disabled for the whole call instead.
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    let _no_cancel = parallel::NoCancel::new();
+    let _no_cancel = (!panic_report_guarded()).then(parallel::NoCancel::new);
     let saved = errno::errno();
+    let outer = IN_CALL.replace(true);
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Error::Internal));
+    IN_CALL.set(outer);
     errno::set_errno(match &result {
         Ok(_) => saved,
         Err(e) => errno::Errno(e.errno()),
     });
     result
+}
+
+thread_local! {
+    /// Whether the thread is inside [`run`].
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The state of the panic hook's wrapper.
+static HOOK: AtomicU8 = AtomicU8::new(HOOK_NONE);
+const HOOK_NONE: u8 = 0;
+const HOOK_BUSY: u8 = 1;
+const HOOK_SET: u8 = 2;
+
+/// Whether the panic hook runs with cancellation disabled for a panic inside
+/// [`run`]; wraps the current hook so on first use.
+///
+/// The wrapper calls the hook it replaced for every panic, so a panic's
+/// report is unchanged; inside [`run`] it disables cancellation around it.
+/// In the shared and the static library the hook belongs to the library's
+/// own copy of Rust's standard library, which nothing else uses. A Rust
+/// program that depends on the crate shares it: a hook it sets after the
+/// library's first call replaces the wrapper.
+fn panic_report_guarded() -> bool {
+    match HOOK.load(Ordering::Acquire) {
+        HOOK_SET => return true,
+        HOOK_BUSY => return false,
+        _ => {}
+    }
+    // set_hook panics on a panicking thread (a Rust host's destructor may
+    // call a C entry point while unwinding): a later call tries again.
+    if std::thread::panicking()
+        || HOOK
+            .compare_exchange(HOOK_NONE, HOOK_BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+    {
+        return false;
+    }
+    let installed = catch_unwind(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let _no_cancel = IN_CALL.get().then(parallel::NoCancel::new);
+            previous(info);
+        }));
+    })
+    .is_ok();
+    let state = if installed { HOOK_SET } else { HOOK_NONE };
+    HOOK.store(state, Ordering::Release);
+    installed
 }
 
 /// Whether `p` may be written or read as a `T`: non-NULL and aligned.
@@ -103,8 +157,9 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// gone after 200 ms idle, after ezalloc_set_threads(1), and when the
 /// library is unloaded; no helper reads the input or writes the output
 /// after crop() returns. A helper that cannot start leaves its rows to the
-/// caller. The calling thread cannot be cancelled during the call (its
-/// cancellation state is restored on return).
+/// caller. The call passes no cancellation point: a cancel acts at the
+/// caller's next one after the call. It leaves the cancellation state as it
+/// was.
 ///
 /// errno: left unchanged on success. Checked in this order:
 /// - EINVAL: an out-pointer is NULL (or misaligned); nothing is allocated

@@ -20,10 +20,11 @@
 //!   calling thread's mask is filled around `pthread_create` and restored),
 //!   so the host's handlers never run on them.
 //! - **Cancellation.** [`run_parts`] disables cancellation of the calling
-//!   thread (and the C entry points do so for their whole duration, see
+//!   thread while it holds the pool (thread starts and joins; see
 //!   [`NoCancel`]), and it waits for helpers with a raw `futex` system call,
 //!   which is no cancellation point; a pending cancel acts at the caller's
-//!   next cancellation point after the call. Helpers are never cancelled:
+//!   next cancellation point after the call (the C entry points' panic
+//!   report is covered by `ffi::run`). Helpers are never cancelled:
 //!   the host does not know them.
 //! - **No abort.** Threads are started with `pthread_create`, which reports
 //!   failure instead of aborting (a thread started by `std` needs an

@@ -68,6 +68,49 @@ struct ez_key_item {
     Py_ssize_t start, stop, step;
 };
 
+/* A slice whose start, stop and step are each None or an exact int in the
+ * range of Py_ssize_t, read directly: the values PySlice_Unpack gives, with
+ * no Python code run (no __index__ to call). Returns 0 for any other slice
+ * (a step of 0 included), which is left to PySlice_Unpack. */
+static int ez_plain_slice(PyObject *item, struct ez_key_item *p)
+{
+    PySliceObject *slice = (PySliceObject *)item;
+    PyObject *bounds[2] = {slice->start, slice->stop};
+    Py_ssize_t values[2], step = 1;
+    int k;
+
+    if (slice->step != Py_None) {
+        if (!PyLong_CheckExact(slice->step))
+            return 0;
+        step = PyLong_AsSsize_t(slice->step);
+        if (step == -1 && PyErr_Occurred()) {
+            PyErr_Clear();                     /* out of range: PySlice_Unpack clips */
+            return 0;
+        }
+        if (step == 0 || step < -PY_SSIZE_T_MAX)
+            return 0;
+    }
+    for (k = 0; k < 2; k++) {
+        if (bounds[k] == Py_None) {
+            values[k] = k == 0 ? (step < 0 ? PY_SSIZE_T_MAX : 0)
+                               : (step < 0 ? PY_SSIZE_T_MIN : PY_SSIZE_T_MAX);
+            continue;
+        }
+        if (!PyLong_CheckExact(bounds[k]))
+            return 0;
+        values[k] = PyLong_AsSsize_t(bounds[k]);
+        if (values[k] == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    p->kind = EZ_SLICE;
+    p->start = values[0];
+    p->stop = values[1];
+    p->step = step;
+    return 1;
+}
+
 /* Classifies one item of the key; -1 with TypeError for what is refused. */
 static int ez_classify(PyObject *item, enum ez_item *kind)
 {
@@ -342,6 +385,10 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
                 ez_index_overflow(item, item);
                 return NULL;
             }
+            consumed++;
+            continue;
+        }
+        if (PySlice_Check(item) && ez_plain_slice(item, p)) {
             consumed++;
             continue;
         }
