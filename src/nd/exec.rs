@@ -34,6 +34,10 @@ const TILE_BYTES: usize = 32 << 10;
 /// complex number, a pair) is copied as one element of the next axis out.
 const SHORT_RUN: usize = 16;
 
+/// An innermost axis of at most this many bytes is too short to be a
+/// tile's axis when another can be (see [`Kernel::Tiled`]).
+const SHORT_INNER: usize = 32;
+
 /// Parts per thread of a copy shared with the helpers, from
 /// [`FINE_PARTS_BYTES`] of output; one part per thread below it.
 const PARTS_PER_THREAD: usize = 4;
@@ -62,8 +66,17 @@ enum Kernel {
     /// from one tile to the next.
     /// `tile` is the tile's shape ([`tile_shape`]), computed once; `far`:
     /// the input spans more than [`FAR_BYTES`].
+    ///
+    /// The tile's other axis `b` is the innermost, or, when the innermost
+    /// is short (a few elements, [`SHORT_INNER`] bytes at most), the
+    /// nearest axis out that is at least 8 long and whose output stride is
+    /// at most a cache line: tiles of `j` x `b` then fill every other output
+    /// element (or one in a few), and the innermost axis's next index fills
+    /// the rest while the lines are in cache. Tiles of `j` x a 2-element
+    /// innermost axis cost more to start than they copy.
     Tiled {
         j: usize,
+        b: usize,
         tile: (usize, usize),
         far: bool,
     },
@@ -184,9 +197,19 @@ impl<const N: usize> Plan<N> {
                         && p.len[inner] >= 2
                         && (p.len[j] >= 8 || (p.len[j] >= 4 && p.len[inner] >= 256)) =>
                 {
+                    let b = if p.len[inner] * p.itemsize <= SHORT_INNER {
+                        (0..inner)
+                            .rev()
+                            .take_while(|&k| p.dst[k] <= LINE)
+                            .find(|&k| k != j && p.len[k] >= 8 && p.src[k].unsigned_abs() > LINE)
+                            .unwrap_or(inner)
+                    } else {
+                        inner
+                    };
                     Kernel::Tiled {
                         j,
-                        tile: tile_shape(p.itemsize, p.len[inner]),
+                        b,
+                        tile: tile_shape(p.itemsize, p.len[b]),
                         far: c.hi.abs_diff(c.lo) > FAR_BYTES,
                     }
                 }
@@ -281,31 +304,35 @@ impl View<'_> {
     unsafe fn walk(&self, axis: usize, src: *const u8, dst: *mut u8, len0: usize) {
         let len = |k: usize| if k == 0 { len0 } else { self.len[k] };
         let inner = self.n - 1;
-        if let Kernel::Tiled { j, .. } = self.kernel
-            && axis == j
-            && axis != inner
-        {
-            // SAFETY: the caller's guarantee, passed on.
-            return unsafe { self.walk(axis + 1, src, dst, len0) };
-        }
-        if axis == inner {
+        if let Kernel::Tiled { j, b, tile, far } = self.kernel {
+            if axis == self.n {
+                // Every other axis is looped over: one block of j x b.
+                // SAFETY: the caller's guarantee covers the block.
+                return unsafe {
+                    tiled(
+                        self.itemsize,
+                        src,
+                        [self.src[j], self.src[b]],
+                        dst,
+                        [self.dst[j], self.dst[b]],
+                        [len(j), len(b)],
+                        tile,
+                        far,
+                    )
+                };
+            }
+            if axis == j || axis == b {
+                // SAFETY: the caller's guarantee, passed on.
+                return unsafe { self.walk(axis + 1, src, dst, len0) };
+            }
+        } else if axis == inner {
             let (n, s) = (len(inner), self.src[inner]);
             // SAFETY: the caller's guarantee covers the innermost row (and,
             // for tiles, axis j) at src and dst.
             unsafe {
                 match self.kernel {
-                    Kernel::Run => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
                     Kernel::Gather => gather(self.itemsize, src, s, dst, n),
-                    Kernel::Tiled { j, tile, far } => tiled(
-                        self.itemsize,
-                        src,
-                        [self.src[j], s],
-                        dst,
-                        self.dst[j],
-                        [len(j), n],
-                        tile,
-                        far,
-                    ),
+                    _ => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
                 }
             }
             return;
@@ -460,8 +487,9 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
 }
 
 /// Copies a 2-D block of `len[0]` x `len[1]` elements, `strides` bytes apart
-/// in the input, to rows `dst_row` bytes apart and contiguous columns, tile
-/// by tile (`rows` x `cols` elements each, the plan's [`tile_shape`]).
+/// in the input, to rows `dst_row` bytes apart and columns `dst_col` bytes
+/// apart (the element size, or a few elements), tile by tile (`rows` x
+/// `cols` elements each, the plan's [`tile_shape`]).
 ///
 /// # Safety
 /// Every element of the block is readable at `src` and writable at `dst`;
@@ -476,7 +504,7 @@ unsafe fn tiled(
     src: *const u8,
     [sa, sb]: [isize; 2],
     dst: *mut u8,
-    dst_row: usize,
+    [dst_row, dst_col]: [usize; 2],
     [la, lb]: [usize; 2],
     (rows, cols): (usize, usize),
     far: bool,
@@ -490,19 +518,19 @@ unsafe fn tiled(
         src: *const u8,
         [sa, sb]: [isize; 2],
         dst: *mut u8,
-        dst_row: usize,
+        [dst_row, dst_col]: [usize; 2],
         [ta, tb]: [usize; 2],
     ) {
         for a in 0..ta {
             let s = src.wrapping_offset(a as isize * sa);
-            let d = dst.wrapping_add(a * dst_row).cast::<T>();
+            let d = dst.wrapping_add(a * dst_row);
             for b in 0..tb {
                 // SAFETY: element (a, b) of the tile is readable at
-                // s + b * sb and writable at d + b (the caller's guarantee);
-                // both accesses unaligned.
+                // s + b * sb and writable at d + b * dst_col (the caller's
+                // guarantee); both accesses unaligned.
                 unsafe {
                     let v = s.offset(b as isize * sb).cast::<T>().read_unaligned();
-                    d.add(b).write_unaligned(v);
+                    d.add(b * dst_col).cast::<T>().write_unaligned(v);
                 }
             }
         }
@@ -516,7 +544,7 @@ unsafe fn tiled(
         src: *const u8,
         strides: [isize; 2],
         dst: *mut u8,
-        dst_row: usize,
+        [dst_row, dst_col]: [usize; 2],
         len: [usize; 2],
         far: bool,
     ) {
@@ -524,7 +552,7 @@ unsafe fn tiled(
         // (and AVX present where its kernel is called).
         unsafe {
             #[cfg(target_arch = "x86_64")]
-            if strides[0].unsigned_abs() == itemsize {
+            if strides[0].unsigned_abs() == itemsize && dst_col == itemsize {
                 if matches!(itemsize, 1 | 2 | 4) {
                     return transpose_sse2(itemsize, src, strides, dst, dst_row, len);
                 }
@@ -534,12 +562,13 @@ unsafe fn tiled(
                     return simd::transpose_avx(itemsize, src, strides, dst, dst_row, len);
                 }
             }
+            let to = [dst_row, dst_col];
             match itemsize {
-                1 => typed::<u8>(src, strides, dst, dst_row, len),
-                2 => typed::<u16>(src, strides, dst, dst_row, len),
-                4 => typed::<u32>(src, strides, dst, dst_row, len),
-                8 => typed::<u64>(src, strides, dst, dst_row, len),
-                16 => typed::<u128>(src, strides, dst, dst_row, len),
+                1 => typed::<u8>(src, strides, dst, to, len),
+                2 => typed::<u16>(src, strides, dst, to, len),
+                4 => typed::<u32>(src, strides, dst, to, len),
+                8 => typed::<u64>(src, strides, dst, to, len),
+                16 => typed::<u128>(src, strides, dst, to, len),
                 _ => unreachable!("tiles are planned for 1, 2, 4, 8 and 16-byte elements only"),
             }
         }
@@ -549,10 +578,10 @@ unsafe fn tiled(
         for b0 in (0..lb).step_by(cols) {
             let tb = cols.min(lb - b0);
             let s = src.wrapping_offset(a0 as isize * sa + b0 as isize * sb);
-            let d = dst.wrapping_add(a0 * dst_row + b0 * itemsize);
+            let d = dst.wrapping_add(a0 * dst_row + b0 * dst_col);
             // SAFETY: the tile's elements are within the block (the caller's
             // guarantee).
-            unsafe { tile(itemsize, s, [sa, sb], d, dst_row, [ta, tb], far) };
+            unsafe { tile(itemsize, s, [sa, sb], d, [dst_row, dst_col], [ta, tb], far) };
         }
     }
 }
@@ -959,6 +988,69 @@ mod tests {
                         "{itemsize} {rows}x{cols} {backwards}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_innermost_axis_tiles_with_the_next_axis_out() {
+        // Fortran arrays of 4 axes whose last (innermost in the output) is
+        // 2 to 4 long: tiles of axis 0 x axis 2, and the copy exact, with
+        // axis 1 reversed and stepped, for every tiled element size.
+        for itemsize in [1usize, 2, 4, 8, 16] {
+            for (shape, inner) in [([20usize, 7, 23, 3], 2usize), ([37, 5, 13, 4], 4)] {
+                let mut strides = [0isize; 4];
+                let mut stride = itemsize;
+                for k in 0..4 {
+                    strides[k] = stride as isize;
+                    stride *= shape[k];
+                }
+                let window = [
+                    Slice::range(3, 16),
+                    Slice {
+                        start: shape[1] as isize - 1,
+                        stop: 0,
+                        step: -2,
+                    },
+                    Slice::range(0, shape[2] as isize),
+                    Slice::range((shape[3] - inner) as isize, shape[3] as isize),
+                ];
+                let checked = check(itemsize, &shape, Some(&strides), &window).expect("valid");
+                let p = Plan::new(&checked);
+                let short = inner * itemsize <= SHORT_INNER;
+                match p.kernel {
+                    Kernel::Tiled { j: 0, b, .. } => {
+                        assert_eq!(b == 2, short, "{itemsize} {shape:?}: b {b}");
+                        assert_eq!(b == 3, !short, "{itemsize} {shape:?}: b {b}");
+                    }
+                    kernel => panic!("{itemsize} {shape:?}: {kernel:?}"),
+                }
+                let data: Vec<u8> = (0..stride).map(|i| (i * 131 % 251) as u8).collect();
+                let array = crate::nd::Array {
+                    data: &data,
+                    offset: 0,
+                    itemsize,
+                    shape: &shape,
+                    strides: Some(&strides),
+                };
+                let got = crate::nd::crop(&array, &window).expect("crop");
+                let mut want = Vec::with_capacity(got.as_bytes().len());
+                for i0 in (3..16).map(|i| i as isize) {
+                    for i1 in (1..shape[1] as isize).rev().step_by(2) {
+                        for i2 in 0..shape[2] as isize {
+                            for i3 in (shape[3] - inner) as isize..shape[3] as isize {
+                                let at = [i0, i1, i2, i3]
+                                    .iter()
+                                    .zip(&strides)
+                                    .map(|(i, s)| i * s)
+                                    .sum::<isize>()
+                                    as usize;
+                                want.extend_from_slice(&data[at..at + itemsize]);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(got.as_bytes(), &want[..], "{itemsize} {shape:?}");
             }
         }
     }
