@@ -404,6 +404,11 @@ static JOB: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// Bumped for every job and every retirement; idle helpers wait on it.
 static EPOCH: AtomicU32 = AtomicU32::new(0);
 
+/// The helpers asleep on [`EPOCH`], or about to be: a new job wakes them
+/// with a system call only when there is one (in a loop of copies the
+/// helpers are awake, watching for the next job).
+static SLEEPERS: AtomicU32 = AtomicU32::new(0);
+
 /// Set while the helpers are told to leave (by [`retire`]); `CLOSED` for
 /// good once the library is being unloaded.
 static RETIRE: AtomicBool = AtomicBool::new(false);
@@ -531,12 +536,19 @@ extern "C" fn helper_main(slot: *mut c_void) -> *mut c_void {
         if RETIRE.load(Ordering::Acquire) || CLOSED.load(Ordering::Acquire) {
             break;
         }
-        let epoch = EPOCH.load(Ordering::Acquire);
+        // Counted as asleep before the epoch is read: a job that does not
+        // see the count (all in one total order, SeqCst) bumped the epoch
+        // before this reads it, and opened its seats before that.
+        SLEEPERS.fetch_add(1, Ordering::SeqCst);
+        let epoch = EPOCH.load(Ordering::SeqCst);
         // A job published between the first look and reading the epoch.
-        if SEATS.load(Ordering::Relaxed) & SEAT_MASK != 0 {
+        if SEATS.load(Ordering::SeqCst) & SEAT_MASK != 0 {
+            SLEEPERS.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
-        if !futex_wait(&EPOCH, epoch, Some(IDLE_EXIT)) && EPOCH.load(Ordering::Acquire) == epoch {
+        let woken = futex_wait(&EPOCH, epoch, Some(IDLE_EXIT));
+        SLEEPERS.fetch_sub(1, Ordering::Relaxed);
+        if !woken && EPOCH.load(Ordering::Acquire) == epoch {
             break;
         }
     }
@@ -567,6 +579,7 @@ extern "C" fn after_fork_in_child() {
         slot.state.store(EMPTY, Ordering::Relaxed);
     }
     SEATS.store(0, Ordering::Relaxed);
+    SLEEPERS.store(0, Ordering::Relaxed);
     JOB.store(ptr::null_mut(), Ordering::Relaxed);
     RETIRE.store(false, Ordering::Relaxed);
     BUSY.store(false, Ordering::Release);
@@ -749,9 +762,11 @@ pub fn run_parts(parts: usize, threads: usize, work: &(dyn Fn(usize) + Sync)) ->
     if seats > 0 {
         tsan_annotate(&TSAN_RELEASE, JOB.as_ptr().cast());
         JOB.store(ptr::from_ref(&shared).cast_mut().cast(), Ordering::Relaxed);
-        SEATS.store(seats, Ordering::Release);
-        EPOCH.fetch_add(1, Ordering::Release);
-        futex_wake(&EPOCH, seats);
+        SEATS.store(seats, Ordering::SeqCst);
+        EPOCH.fetch_add(1, Ordering::SeqCst);
+        if SLEEPERS.load(Ordering::SeqCst) != 0 {
+            futex_wake(&EPOCH, seats);
+        }
     }
     if shared.panic_in_helpers && seats > 0 {
         // Test hook: the parts are left to the helpers, so that one of them
