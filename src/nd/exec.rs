@@ -331,7 +331,7 @@ impl View<'_> {
             // for tiles, axis j) at src and dst.
             unsafe {
                 match self.kernel {
-                    Kernel::Gather => gather(self.itemsize, src, s, dst, n),
+                    Kernel::Gather => gather(self.itemsize, src, [0, s], dst, 0, [1, n]),
                     _ => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
                 }
             }
@@ -352,12 +352,8 @@ impl View<'_> {
                     to = to.wrapping_add(to_step);
                 }
             } else {
-                for _ in 0..rows {
-                    // SAFETY: this row is within the caller's sub-array.
-                    unsafe { gather(item, from, s, to, n) };
-                    from = from.wrapping_offset(from_step);
-                    to = to.wrapping_add(to_step);
-                }
+                // SAFETY: these rows are the caller's sub-array.
+                unsafe { gather(item, from, [from_step, s], to, to_step, [rows, n]) };
             }
             return;
         }
@@ -380,19 +376,36 @@ struct Shared {
 // disjoint range of `dst`, for the duration of `run_parts`.
 unsafe impl Sync for Shared {}
 
-/// Copies `n` elements `stride` bytes apart in `src` to consecutive elements
-/// at `dst`, with a loop typed by the element size.
+/// Copies `rows` rows of `n` elements `stride` bytes apart in `src`, rows
+/// `row_step` bytes apart, to rows of consecutive elements at `dst`, rows
+/// `dst_row` bytes apart, with a loop typed by the element size and chosen
+/// once for all rows (a row of a few elements costs little more than its
+/// copies).
 ///
 /// # Safety
-/// The `n` elements at `src` are readable; `dst` is writable for `n`
-/// elements; they do not overlap.
-unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n: usize) {
-    /// One typed loop.
+/// The elements read are readable; `dst` is writable for the rows; they do
+/// not overlap.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gather(
+    itemsize: usize,
+    src: *const u8,
+    [row_step, stride]: [isize; 2],
+    dst: *mut u8,
+    dst_row: usize,
+    [rows, n]: [usize; 2],
+) {
+    /// The rows, typed.
     ///
     /// # Safety
     /// As for [`gather`], with `size_of::<T>()` the element size.
     #[inline(always)]
-    unsafe fn typed<T: Copy>(src: *const u8, stride: isize, dst: *mut u8, n: usize) {
+    unsafe fn typed<T: Copy>(
+        src: *const u8,
+        [row_step, stride]: [isize; 2],
+        dst: *mut u8,
+        dst_row: usize,
+        [rows, n]: [usize; 2],
+    ) {
         let size = size_of::<T>() as isize;
         // Steps of 2, 3 and 4 elements (a step-2 crop, one channel of
         // three) with the step known at compile time: the compiler
@@ -400,32 +413,55 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
         // elements where x86_64's baseline (SSE2, no byte shuffle) makes
         // that form slower than the plain loop (measured through
         // `ezalloc.crop`: one channel of an RGB uint8 image 0.61 ms against
-        // 0.36 ms plain; uint8 steps of 2 and 4 likewise).
-        // SAFETY: the caller's guarantee, with the stride given as a step.
-        unsafe {
-            match stride / size {
-                2 if stride == 2 * size && size > 1 => return fixed::<T, 2>(src, dst, n),
-                3 if stride == 3 * size && size > 2 => return fixed::<T, 3>(src, dst, n),
-                4 if stride == 4 * size && size > 2 => return fixed::<T, 4>(src, dst, n),
-                -1 if stride == -size => return reversed::<T>(src, dst, n),
-                _ => {}
-            }
-        }
-        let dst = dst.cast::<T>();
-        for i in 0..n {
-            // SAFETY: element i is readable at src + i * stride and writable
-            // at dst + i (the caller's guarantee); both accesses unaligned.
+        // 0.36 ms plain; uint8 steps of 2 and 4 likewise). Chosen once for
+        // all rows.
+        let step = match stride / size {
+            2 if stride == 2 * size && size > 1 => 2,
+            3 if stride == 3 * size && size > 2 => 3,
+            4 if stride == 4 * size && size > 2 => 4,
+            -1 if stride == -size => -1,
+            _ => 0,
+        };
+        let (mut from, mut to) = (src, dst);
+        for _ in 0..rows {
+            // SAFETY: this row is within the block (the caller's
+            // guarantee), its stride `step` elements where `step` is not 0.
             unsafe {
-                let v = src.offset(i as isize * stride).cast::<T>().read_unaligned();
-                dst.add(i).write_unaligned(v);
+                match step {
+                    2 => fixed::<T, 2>(from, to, n),
+                    3 => fixed::<T, 3>(from, to, n),
+                    4 => fixed::<T, 4>(from, to, n),
+                    -1 => reversed::<T>(from, to, n),
+                    _ => strided::<T>(from, stride, to, n),
+                }
             }
+            from = from.wrapping_offset(row_step);
+            to = to.wrapping_add(dst_row);
+        }
+    }
+    /// [`gather`]'s row for any stride: pointers stepped, not indices
+    /// multiplied, so that short rows (a few elements far apart) cost
+    /// little more than their copies.
+    ///
+    /// # Safety
+    /// As for one row of [`gather`], with `size_of::<T>()` the element size.
+    #[inline(always)]
+    unsafe fn strided<T: Copy>(src: *const u8, stride: isize, dst: *mut u8, n: usize) {
+        let (mut from, mut to) = (src, dst.cast::<T>());
+        for _ in 0..n {
+            // SAFETY: this element is readable at `from` (src + i * stride)
+            // and writable at `to` (dst + i), the caller's guarantee; both
+            // accesses unaligned.
+            unsafe { to.write_unaligned(from.cast::<T>().read_unaligned()) };
+            from = from.wrapping_offset(stride);
+            to = to.wrapping_add(1);
         }
     }
     /// [`gather`] for elements `K` elements apart.
     ///
     /// # Safety
-    /// As for [`gather`], with `size_of::<T>()` the element size and a
-    /// stride of `K` elements.
+    /// As for one row of [`gather`], with `size_of::<T>()` the element
+    /// size and a stride of `K` elements.
     #[inline(always)]
     unsafe fn fixed<T: Copy, const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
         let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
@@ -438,8 +474,8 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
     /// [`gather`] for a reversed row (a negative stride of one element).
     ///
     /// # Safety
-    /// As for [`gather`], with `size_of::<T>()` the element size and a
-    /// stride of minus one element.
+    /// As for one row of [`gather`], with `size_of::<T>()` the element
+    /// size and a stride of minus one element.
     #[inline(always)]
     unsafe fn reversed<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
         let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
@@ -449,39 +485,100 @@ unsafe fn gather(itemsize: usize, src: *const u8, stride: isize, dst: *mut u8, n
             unsafe { dst.add(i).write_unaligned(src.sub(i).read_unaligned()) };
         }
     }
+    let (steps, len) = ([row_step, stride], [rows, n]);
     // SAFETY: the caller's guarantee, with the element size of each type.
     unsafe {
         match itemsize {
-            1 => typed::<u8>(src, stride, dst, n),
-            2 => typed::<u16>(src, stride, dst, n),
-            4 => typed::<u32>(src, stride, dst, n),
-            8 => typed::<u64>(src, stride, dst, n),
-            16 => typed::<u128>(src, stride, dst, n),
+            1 => typed::<u8>(src, steps, dst, dst_row, len),
+            2 => typed::<u16>(src, steps, dst, dst_row, len),
+            4 => typed::<u32>(src, steps, dst, dst_row, len),
+            8 => typed::<u64>(src, steps, dst, dst_row, len),
+            16 => typed::<u128>(src, steps, dst, dst_row, len),
             // Pixels of three channels (u8, u16, f32), from short runs
             // (see [`SHORT_RUN`]): fixed-size copies, not a memcpy call per
             // element.
-            3 => typed::<[u8; 3]>(src, stride, dst, n),
-            6 => typed::<[u8; 6]>(src, stride, dst, n),
-            12 => typed::<[u8; 12]>(src, stride, dst, n),
+            3 => typed::<[u8; 3]>(src, steps, dst, dst_row, len),
+            6 => typed::<[u8; 6]>(src, steps, dst, dst_row, len),
+            12 => typed::<[u8; 12]>(src, steps, dst, dst_row, len),
             // The other sizes up to 16 (byte strings, packed records):
             // fixed-size copies too, not a memcpy call per element.
-            5 => typed::<[u8; 5]>(src, stride, dst, n),
-            7 => typed::<[u8; 7]>(src, stride, dst, n),
-            9 => typed::<[u8; 9]>(src, stride, dst, n),
-            10 => typed::<[u8; 10]>(src, stride, dst, n),
-            11 => typed::<[u8; 11]>(src, stride, dst, n),
-            13 => typed::<[u8; 13]>(src, stride, dst, n),
-            14 => typed::<[u8; 14]>(src, stride, dst, n),
-            15 => typed::<[u8; 15]>(src, stride, dst, n),
+            5 => typed::<[u8; 5]>(src, steps, dst, dst_row, len),
+            7 => typed::<[u8; 7]>(src, steps, dst, dst_row, len),
+            9 => typed::<[u8; 9]>(src, steps, dst, dst_row, len),
+            10 => typed::<[u8; 10]>(src, steps, dst, dst_row, len),
+            11 => typed::<[u8; 11]>(src, steps, dst, dst_row, len),
+            13 => typed::<[u8; 13]>(src, steps, dst, dst_row, len),
+            14 => typed::<[u8; 14]>(src, steps, dst, dst_row, len),
+            15 => typed::<[u8; 15]>(src, steps, dst, dst_row, len),
             _ => {
-                for i in 0..n {
-                    ptr::copy_nonoverlapping(
-                        src.offset(i as isize * stride),
-                        dst.add(i * itemsize),
-                        itemsize,
-                    );
+                for r in 0..rows {
+                    let (from, to) = (src.offset(r as isize * row_step), dst.add(r * dst_row));
+                    for i in 0..n {
+                        ptr::copy_nonoverlapping(
+                            from.offset(i as isize * stride),
+                            to.add(i * itemsize),
+                            itemsize,
+                        );
+                    }
                 }
             }
+        }
+    }
+}
+
+/// Copies a `ta` x `tb` block element by element, with a loop typed by
+/// the element size: element `(a, b)` from `src + a * sa + b * sb` to
+/// `dst + a * dst_row + b * dst_col`. Tiles without a block kernel, and the
+/// edges those kernels leave.
+///
+/// # Safety
+/// Every element of the block is readable and writable there, unaligned;
+/// input and output do not overlap; `itemsize` is 1, 2, 4, 8 or 16.
+#[inline(always)]
+unsafe fn block(
+    itemsize: usize,
+    src: *const u8,
+    strides: [isize; 2],
+    dst: *mut u8,
+    to: [usize; 2],
+    len: [usize; 2],
+) {
+    /// # Safety
+    /// As for [`block`], with `size_of::<T>()` the element size.
+    #[inline(always)]
+    unsafe fn typed<T: Copy>(
+        src: *const u8,
+        [sa, sb]: [isize; 2],
+        dst: *mut u8,
+        [dst_row, dst_col]: [usize; 2],
+        [ta, tb]: [usize; 2],
+    ) {
+        let (mut row_from, mut row_to) = (src, dst);
+        for _ in 0..ta {
+            let (mut from, mut to) = (row_from, row_to);
+            for _ in 0..tb {
+                // SAFETY: this element of the block is readable at `from`
+                // and writable at `to` (the caller's guarantee); both
+                // accesses unaligned.
+                unsafe {
+                    to.cast::<T>()
+                        .write_unaligned(from.cast::<T>().read_unaligned())
+                };
+                from = from.wrapping_offset(sb);
+                to = to.wrapping_add(dst_col);
+            }
+            row_from = row_from.wrapping_offset(sa);
+            row_to = row_to.wrapping_add(dst_row);
+        }
+    }
+    // SAFETY: the caller's guarantee, with the element size of each type.
+    unsafe {
+        match itemsize {
+            1 => typed::<u8>(src, strides, dst, to, len),
+            2 => typed::<u16>(src, strides, dst, to, len),
+            4 => typed::<u32>(src, strides, dst, to, len),
+            8 => typed::<u64>(src, strides, dst, to, len),
+            _ => typed::<u128>(src, strides, dst, to, len),
         }
     }
 }
@@ -509,32 +606,6 @@ unsafe fn tiled(
     (rows, cols): (usize, usize),
     far: bool,
 ) {
-    /// One tile of `len` elements, typed.
-    ///
-    /// # Safety
-    /// As for [`tiled`], for the tile, with `size_of::<T>()` the element size.
-    #[inline(always)]
-    unsafe fn typed<T: Copy>(
-        src: *const u8,
-        [sa, sb]: [isize; 2],
-        dst: *mut u8,
-        [dst_row, dst_col]: [usize; 2],
-        [ta, tb]: [usize; 2],
-    ) {
-        for a in 0..ta {
-            let s = src.wrapping_offset(a as isize * sa);
-            let d = dst.wrapping_add(a * dst_row);
-            for b in 0..tb {
-                // SAFETY: element (a, b) of the tile is readable at
-                // s + b * sb and writable at d + b * dst_col (the caller's
-                // guarantee); both accesses unaligned.
-                unsafe {
-                    let v = s.offset(b as isize * sb).cast::<T>().read_unaligned();
-                    d.add(b * dst_col).cast::<T>().write_unaligned(v);
-                }
-            }
-        }
-    }
     /// One tile, dispatched on the element size.
     ///
     /// # Safety
@@ -562,15 +633,7 @@ unsafe fn tiled(
                     return simd::transpose_avx(itemsize, src, strides, dst, dst_row, len);
                 }
             }
-            let to = [dst_row, dst_col];
-            match itemsize {
-                1 => typed::<u8>(src, strides, dst, to, len),
-                2 => typed::<u16>(src, strides, dst, to, len),
-                4 => typed::<u32>(src, strides, dst, to, len),
-                8 => typed::<u64>(src, strides, dst, to, len),
-                16 => typed::<u128>(src, strides, dst, to, len),
-                _ => unreachable!("tiles are planned for 1, 2, 4, 8 and 16-byte elements only"),
-            }
+            block(itemsize, src, strides, dst, [dst_row, dst_col], len)
         }
     }
     for a0 in (0..la).step_by(rows) {
@@ -650,60 +713,47 @@ unsafe fn transpose_sse2(
             }
         }
     }
-    // SAFETY: the tile's elements are readable at `at` and writable at `to`
-    // (the caller's guarantee), of 1, 2 or 4 bytes.
-    unsafe { copy_edges(itemsize, at, to, [fa, fb], [ta, tb]) };
+    // SAFETY: the tile's elements are readable at src + a * sa + b * sb and
+    // writable at dst + a * dst_row + b * itemsize (the caller's guarantee),
+    // of 1, 2 or 4 bytes.
+    unsafe { copy_edges(itemsize, src, [sa, sb], dst, dst_row, [fa, fb], [ta, tb]) };
 }
 
 /// The edges a block transpose leaves in a `ta` x `tb` tile whose first
 /// `fa` x `fb` elements it copied: columns `fb..` of rows `..fa`, then rows
-/// `fa..`, element by element (typed copies, not a memcpy call per element:
-/// narrow tiles, a pick of two channels say, are nearly all edge).
+/// `fa..`, by [`block`] (narrow tiles, a pick of two channels say, are
+/// nearly all edge). Element `(a, b)` of the tile is at
+/// `src + a * sa + b * sb` and goes to `dst + a * dst_row + b * itemsize`.
 ///
 /// # Safety
-/// Element `(a, b)` of the tile is readable at `at(a, b)` and writable at
-/// `to(a, b)`, unaligned, `itemsize` (1, 2, 4, 8 or 16) bytes; input and
-/// output do not overlap.
+/// Every element of the tile is readable and writable there, unaligned,
+/// `itemsize` (1, 2, 4, 8 or 16) bytes; input and output do not overlap.
 #[inline(always)]
 pub(super) unsafe fn copy_edges(
     itemsize: usize,
-    at: impl Fn(usize, usize) -> *const u8,
-    to: impl Fn(usize, usize) -> *mut u8,
+    src: *const u8,
+    [sa, sb]: [isize; 2],
+    dst: *mut u8,
+    dst_row: usize,
     [fa, fb]: [usize; 2],
     [ta, tb]: [usize; 2],
 ) {
-    /// # Safety
-    /// As for [`copy_edges`], with `size_of::<T>()` the element size.
-    #[inline(always)]
-    unsafe fn one<T: Copy>(from: *const u8, to: *mut u8) {
-        // SAFETY: the caller's guarantee for this element; unaligned.
-        unsafe {
-            to.cast::<T>()
-                .write_unaligned(from.cast::<T>().read_unaligned())
+    let to = [dst_row, itemsize];
+    // SAFETY: both parts lie within the tile (the caller's guarantee).
+    unsafe {
+        if fb < tb {
+            let (s, d) = (
+                src.wrapping_offset(fb as isize * sb),
+                dst.wrapping_add(fb * itemsize),
+            );
+            block(itemsize, s, [sa, sb], d, to, [fa, tb - fb]);
         }
-    }
-    let copy = |a: usize, b: usize| {
-        // SAFETY: element (a, b) lies within the tile (the caller's guarantee).
-        unsafe {
-            match itemsize {
-                1 => one::<u8>(at(a, b), to(a, b)),
-                2 => one::<u16>(at(a, b), to(a, b)),
-                4 => one::<u32>(at(a, b), to(a, b)),
-                8 => one::<u64>(at(a, b), to(a, b)),
-                _ => one::<u128>(at(a, b), to(a, b)),
-            }
-        }
-    };
-    if fb < tb {
-        for a in 0..fa {
-            for b in fb..tb {
-                copy(a, b);
-            }
-        }
-    }
-    for a in fa..ta {
-        for b in 0..tb {
-            copy(a, b);
+        if fa < ta {
+            let (s, d) = (
+                src.wrapping_offset(fa as isize * sa),
+                dst.wrapping_add(fa * dst_row),
+            );
+            block(itemsize, s, [sa, sb], d, to, [ta - fa, tb]);
         }
     }
 }

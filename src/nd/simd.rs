@@ -118,7 +118,8 @@ pub(super) unsafe fn transpose_avx(
             }
         }
     }
-    // SAFETY: the tile's elements are readable at `at` and writable at `to`
-    // (the caller's guarantee), of 8 or 16 bytes.
-    unsafe { super::exec::copy_edges(itemsize, at, to, [fa, fb], [ta, tb]) };
+    // SAFETY: the tile's elements are readable at src + a * sa + b * sb and
+    // writable at dst + a * dst_row + b * itemsize (the caller's guarantee),
+    // of 8 or 16 bytes.
+    unsafe { super::exec::copy_edges(itemsize, src, [sa, sb], dst, dst_row, [fa, fb], [ta, tb]) };
 }
