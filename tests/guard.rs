@@ -21,66 +21,71 @@ struct Guarded {
     map: *mut u8,
     map_len: usize,
     /// The `len` accessible bytes handed out.
-    data: *const u8,
+    data: *mut u8,
     len: usize,
 }
 
 impl Guarded {
     fn new(len: usize, at_end: bool, seed: u64) -> Guarded {
-        // SAFETY: sysconf takes no pointer. mmap creates a new private
-        // anonymous mapping (no address hint, no file) whose result is
-        // checked before use; both mprotect calls cover whole pages of that
-        // mapping only (its first page, and the page after the body; the
-        // mapping is page-aligned and body + 2 pages long). `data .. data +
-        // len` lies inside the body, which stays readable and writable, is
-        // referenced by nothing else, and is the only memory the slice
-        // covers while it is filled.
-        unsafe {
+        // SAFETY: sysconf and mmap take no pointer to our memory (mmap: no
+        // address hint, no file): a new private anonymous mapping, checked
+        // before use. Both mprotect calls then cover one whole page inside
+        // that mapping: its first, and its last (mmap's result is
+        // page-aligned, and the mapping is `body` plus two pages long).
+        let (map, page, body) = unsafe {
             let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).expect("page size");
             let body = len.div_ceil(page).max(1) * page;
-            let map_len = body + 2 * page;
             let map = libc::mmap(
                 std::ptr::null_mut(),
-                map_len,
+                body + 2 * page,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
                 0,
             );
-            assert_ne!(map, libc::MAP_FAILED, "mmap of {map_len} bytes");
+            assert_ne!(map, libc::MAP_FAILED, "mmap of {len} bytes and two pages");
             let map = map.cast::<u8>();
+            let tail = map.wrapping_add(page + body);
             assert_eq!(libc::mprotect(map.cast(), page, libc::PROT_NONE), 0);
-            let tail = map.add(page + body);
             assert_eq!(libc::mprotect(tail.cast(), page, libc::PROT_NONE), 0);
-            let data = if at_end { tail.sub(len) } else { map.add(page) };
-            let mut x = seed | 1;
-            for chunk in std::slice::from_raw_parts_mut(data, len).chunks_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-            }
-            Guarded {
-                map,
-                map_len,
-                data,
-                len,
-            }
+            (map, page, body)
+        };
+        let offset = if at_end { page + body - len } else { page };
+        let mut guarded = Guarded {
+            map,
+            map_len: body + 2 * page,
+            data: map.wrapping_add(offset),
+            len,
+        };
+        let mut x = seed | 1;
+        for chunk in guarded.bytes_mut().chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
         }
+        guarded
     }
 
     fn bytes(&self) -> &[u8] {
-        // SAFETY: `data .. data + len` lies in the readable body of the
-        // mapping, which lives as long as `self` and is written only in
-        // `new`, before `self` exists.
+        // SAFETY: `data .. data + len` lies in the body of the mapping
+        // (readable and writable), which lives as long as `self`; the shared
+        // borrow of `self` excludes `bytes_mut` meanwhile.
         unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `bytes`; the exclusive borrow of `self` excludes
+        // every other reference into the body meanwhile.
+        unsafe { std::slice::from_raw_parts_mut(self.data, self.len) }
     }
 }
 
 impl Drop for Guarded {
     fn drop(&mut self) {
         // SAFETY: the mapping came from mmap with this address and length,
-        // and no reference into it outlives `self` (`bytes` borrows it).
+        // and no reference into it outlives `self` (`bytes` and `bytes_mut`
+        // borrow it).
         let rc = unsafe { libc::munmap(self.map.cast(), self.map_len) };
         assert_eq!(rc, 0, "munmap");
     }
@@ -265,7 +270,7 @@ fn slice_for(dim: usize, a: usize, b: usize, step: isize) -> Slice {
             step,
         }
     } else if hi == 0 {
-        // Empty, from an empty axis.
+        // Nothing below index 0 to take: an empty slice.
         Slice {
             start: -1,
             stop: -1,
