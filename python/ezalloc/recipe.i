@@ -258,11 +258,12 @@ static void ez_raise_crop(int err, int dim1, int dim2,
 
 %apply (int **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
 
-/* The GIL is released for windows of 1 MiB or more (as ezalloc.crop does);
- * `in_array` (held) keeps the input alive meanwhile. */
+/* The GIL is released for windows of EZ_NOGIL_BYTES (ezerrno.i) or more,
+ * as ezalloc.crop does; `in_array` (held) keeps the input alive meanwhile. */
 %{
 #define EZ_CROP_NOGIL(d1_0, d1_1, d2_0, d2_1) \
-    (((double)(d1_1) - (d1_0)) * ((double)(d2_1) - (d2_0)) * sizeof(int) >= 1048576.0)
+    (((double)(d1_1) - (d1_0)) * ((double)(d2_1) - (d2_0)) * sizeof(int) >= \
+     (double)EZ_NOGIL_BYTES)
 %}
 %exception crop EZ_CALL(EZ_CROP_NOGIL(arg4, arg5, arg6, arg7),
                         ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
