@@ -1,6 +1,6 @@
 """Child process of test_crop_mutation.py: inputs that Python code run by
-the call itself (an index's __index__, another thread) changes while the
-call is under way, for ezalloc.crop and for recipe.crop through both front
+the call itself (an index's __index__, another thread, a subclass's
+__array_finalize__) changes while the call is under way, for ezalloc.crop and for recipe.crop through both front
 ends. Each scenario asserts numpy's result on the changed array, or a clean
 exception; a crash or a read outside the array (under valgrind: an invalid
 read) fails it.
@@ -339,10 +339,41 @@ def recipe_transpose_in_place():
         assert np.array_equal(got, np.arange(36).reshape(6, 6).T[1:3, 0:4]), name
 
 
+def recipe_finalize_in_conversion():
+    """A non-contiguous input of a subclass whose __array_finalize__
+    empties each new array that owns its data (resize to 0 items,
+    refcheck=False). Converted to C layout as a subclass array, numpy's copy
+    would write past the emptied block; the copy is a base-class ndarray,
+    so no __array_finalize__ runs during the call, and the crop gives the
+    input's values."""
+    m = 1 << 20
+
+    class Empties(np.ndarray):
+        armed = False
+        calls = 0
+
+        def __array_finalize__(self, obj):
+            if Empties.armed and obj is not None:
+                Empties.calls += 1
+                if self.flags.owndata:
+                    self.resize(self.shape + (0,), refcheck=False)
+    base = np.arange(m * 4, dtype=np.intc).reshape(m, 4)
+    want = base[:, ::2][1:m - 1, 0:1]
+    for name, crop in FRONT_ENDS.items():
+        a = base.view(Empties)[:, ::2]                  # (m, 2), not C-contiguous
+        Empties.armed, Empties.calls = True, 0
+        try:
+            got = crop(a, 1, m - 1, 0, 1)
+        finally:
+            Empties.armed = False
+        assert Empties.calls == 0, (name, Empties.calls)
+        assert type(got) is np.ndarray and np.array_equal(got, want), name
+
+
 SINGLE_SHOT = [dtype_freed, dtype_narrower, dtype_wider, reshape_fewer_axes, reshape_more_axes,
                strides_change, dtype_and_shape, resize_in_index, dtype_to_refused, zero_itemsize,
                recipe_resize_smaller, recipe_resize_larger, recipe_dtype_change,
-               recipe_transpose_in_place]
+               recipe_transpose_in_place, recipe_finalize_in_conversion]
 THREADS = [thread_dtype_swap, thread_reshape]
 SCENARIOS = {f.__name__: f for f in SINGLE_SHOT + THREADS}
 

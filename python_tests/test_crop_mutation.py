@@ -1,8 +1,9 @@
 """Inputs changed by Python code that the call runs: an index's __index__
-(dtype views, reshapes, strides, resize, __class__) or another thread (with
-the GIL released). ezalloc.crop parses the whole key first and reads the
-array after that; recipe.crop converts its integers before the array. Each
-result is numpy's on the changed array, or a clean exception.
+(dtype views, reshapes, strides, resize, __class__), another thread (with
+the GIL released) or a subclass's __array_finalize__. ezalloc.crop parses
+the whole key first and reads the array after that; recipe.crop converts
+its integers before the array. Each result is numpy's on the changed array,
+or a clean exception.
 
 The scenarios run in child processes (child_mutation.py), plainly and, the
 single-shot ones, under valgrind's memcheck, which reports any read of freed
