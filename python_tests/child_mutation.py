@@ -1,6 +1,6 @@
 """Child process of test_crop_mutation.py: inputs that Python code run by
-the call itself (an index's __index__, another thread) changes while the
-call is under way, for ezalloc.crop and for recipe.crop through both front
+the call itself (an index's __index__, another thread, a subclass's
+__array_finalize__) changes while the call is under way, for ezalloc.crop and for recipe.crop through both front
 ends. Each scenario asserts numpy's result on the changed array, or a clean
 exception; a crash or a read outside the array (under valgrind: an invalid
 read) fails it.
@@ -8,8 +8,10 @@ read) fails it.
     python child_mutation.py <scenario>... | all
 """
 
+import functools
 import sys
 import threading
+import warnings
 
 import numpy as np
 
@@ -101,8 +103,39 @@ def set_attr(name, value):
     return mutate
 
 
+def reshape_in_place(shape):
+    """a's shape set in place, on the same array object and buffer: a
+    resize to the same number of items, numpy's in-place way that is not
+    deprecated (a.shape = ... is from numpy 2.5); on a C-contiguous array it
+    gives the strides that the setter gives."""
+    def mutate(a):
+        a.resize(shape)
+    return mutate
+
+
+def deprecated_setters(*names):
+    """For a scenario that sets a.dtype or a.strides in place: numpy has no
+    other way to change them on the same array object over the same buffer
+    (a.view, np.lib.stride_tricks.as_strided and np.reshape make new arrays;
+    a.__setstate__ replaces the buffer), and that is the point of the
+    scenario. numpy deprecates the setters (strides from 2.4, dtype from
+    2.5); their DeprecationWarning, and only theirs, is ignored while the
+    scenario runs (its threads included)."""
+    pattern = r"Setting the (%s) on a NumPy array has been deprecated" % "|".join(names)
+
+    def decorate(scenario):
+        @functools.wraps(scenario)
+        def run():
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", pattern, DeprecationWarning)
+                scenario()
+        return run
+    return decorate
+
+
 # ------------------------------------------------------------ ezalloc.crop
 
+@deprecated_setters("dtype")
 def dtype_freed():
     """__index__ replaces a's structured dtype, freeing it (its only
     reference was a's): numpy gives complex128(0j)."""
@@ -115,6 +148,7 @@ def dtype_freed():
                   set_attr("dtype", "V8"), (I(2), slice(None, None, -1)))
 
 
+@deprecated_setters("dtype")
 def dtype_narrower():
     """A (2, 4) V16 view of the first 128 bytes of a buffer; __index__ makes
     it V8, hence (2, 8): the copy reads 8 items of 8 bytes, all in the
@@ -130,6 +164,7 @@ def dtype_narrower():
             assert b"SECRET" not in got.tobytes() and got.dtype.itemsize == 8
 
 
+@deprecated_setters("dtype")
 def dtype_wider():
     """V8 -> V32: fewer, larger items on the last axis."""
     buf = bytearray(range(256)) * 2
@@ -148,20 +183,21 @@ def reshape_fewer_axes():
     for key in [(I(1), Ellipsis), (I(1), 0, 0, 0), (0, 0, 0, I(1)),
                 (slice(None), slice(None), slice(None), slice(I(1), None)),
                 (slice(I(1), None),), (Ellipsis, I(-3)), (slice(None, None, I(-7)),)]:
-        same_as_numpy(make, set_attr("shape", (256,)), key)
+        same_as_numpy(make, reshape_in_place((256,)), key)
 
 
 def reshape_more_axes():
     """(16,) -> (4, 4) during the key: the axes the key leaves out are whole."""
     def make():
         return np.arange(16, dtype=np.int32)
-    got = same_as_numpy(make, set_attr("shape", (4, 4)), slice(I(0), None))
+    got = same_as_numpy(make, reshape_in_place((4, 4)), slice(I(0), None))
     assert got.shape == (4, 4)
     for key in [(I(1),), (Ellipsis, I(1)), (Ellipsis, slice(I(1), None)), I(-1),
                 (slice(None, None, I(-1)),), (I(15),)]:
-        same_as_numpy(make, set_attr("shape", (4, 4)), key)
+        same_as_numpy(make, reshape_in_place((4, 4)), key)
 
 
+@deprecated_setters("strides")
 def strides_change():
     """a.strides set in __index__ (within the buffer, as numpy allows)."""
     def make():
@@ -172,6 +208,7 @@ def strides_change():
             same_as_numpy(make, set_attr("strides", strides), key)
 
 
+@deprecated_setters("dtype")
 def dtype_and_shape():
     """Several changes in one __index__: a byte view, then a new shape."""
     def make():
@@ -179,7 +216,7 @@ def dtype_and_shape():
 
     def mutate(a):
         a.dtype = "u1"
-        a.shape = (8, 3, 2, 2)
+        a.resize((8, 3, 2, 2))
     for key in [(I(7), Ellipsis), (slice(None, None, I(3)), 1), (Ellipsis, I(1), slice(None))]:
         same_as_numpy(make, mutate, key)
 
@@ -225,10 +262,11 @@ def zero_itemsize():
     r = ezalloc.crop(a, np.s_[1:, ::2])
     assert r.shape == (2, 2) and r.dtype == a.dtype and not r.flags.owndata
     assert type(r.base).__name__ == "PyCapsule"
-    r = ezalloc.crop(a, Mutates(1, lambda: setattr(a, "shape", (6, 2))))
+    r = ezalloc.crop(a, Mutates(1, lambda: a.resize((6, 2))))
     assert r.shape == (2,) and type(r.base).__name__ == "PyCapsule"
 
 
+@deprecated_setters("dtype")
 def thread_dtype_swap():
     """Another thread swaps a.dtype between a structured dtype (made anew
     each time, so that the old one is freed) and c16 while 300 crops of
@@ -255,6 +293,7 @@ def thread_dtype_swap():
         t.join()
 
 
+@deprecated_setters("strides")
 def thread_reshape():
     """Another thread flips a.shape and a.strides while large crops copy:
     each result is made of the array's own items (a permutation-free check:
@@ -264,12 +303,12 @@ def thread_reshape():
 
     def flip():
         while not stop.is_set():
-            a.shape = (1024, 1024)
-            a.shape = (1 << 20,)
-            a.shape = (2048, 512)
+            a.resize((1024, 1024))
+            a.resize((1 << 20,))
+            a.resize((2048, 512))
             a.strides = (8, 16384)
             a.strides = (4096, 8)
-            a.shape = (1 << 20,)
+            a.resize((1 << 20,))
     t = threading.Thread(target=flip)
     t.start()
     try:
@@ -314,6 +353,7 @@ def recipe_resize_larger():
         assert np.array_equal(got, np.arange(400 * 600).reshape(400, 600)[1:3, 2:5]), name
 
 
+@deprecated_setters("dtype")
 def recipe_dtype_change():
     """__index__ views the intc input as int64 (shape (4, 3)): the dtype is
     read after the indices, so the call refuses it."""
@@ -327,6 +367,7 @@ def recipe_dtype_change():
             raise AssertionError(f"{name}: no TypeError")
 
 
+@deprecated_setters("strides")
 def recipe_transpose_in_place():
     """__index__ swaps the strides of the C-contiguous input (a Fortran
     layout now): the crop sees the new layout and gives its values."""
@@ -339,10 +380,41 @@ def recipe_transpose_in_place():
         assert np.array_equal(got, np.arange(36).reshape(6, 6).T[1:3, 0:4]), name
 
 
+def recipe_finalize_in_conversion():
+    """A non-contiguous input of a subclass whose __array_finalize__
+    empties each new array that owns its data (resize to 0 items,
+    refcheck=False). Converted to C layout as a subclass array, numpy's copy
+    would write past the emptied block; the copy is a base-class ndarray,
+    so no __array_finalize__ runs during the call, and the crop gives the
+    input's values."""
+    m = 1 << 20
+
+    class Empties(np.ndarray):
+        armed = False
+        calls = 0
+
+        def __array_finalize__(self, obj):
+            if Empties.armed and obj is not None:
+                Empties.calls += 1
+                if self.flags.owndata:
+                    self.resize(self.shape + (0,), refcheck=False)
+    base = np.arange(m * 4, dtype=np.intc).reshape(m, 4)
+    want = base[:, ::2][1:m - 1, 0:1]
+    for name, crop in FRONT_ENDS.items():
+        a = base.view(Empties)[:, ::2]                  # (m, 2), not C-contiguous
+        Empties.armed, Empties.calls = True, 0
+        try:
+            got = crop(a, 1, m - 1, 0, 1)
+        finally:
+            Empties.armed = False
+        assert Empties.calls == 0, (name, Empties.calls)
+        assert type(got) is np.ndarray and np.array_equal(got, want), name
+
+
 SINGLE_SHOT = [dtype_freed, dtype_narrower, dtype_wider, reshape_fewer_axes, reshape_more_axes,
                strides_change, dtype_and_shape, resize_in_index, dtype_to_refused, zero_itemsize,
                recipe_resize_smaller, recipe_resize_larger, recipe_dtype_change,
-               recipe_transpose_in_place]
+               recipe_transpose_in_place, recipe_finalize_in_conversion]
 THREADS = [thread_dtype_swap, thread_reshape]
 SCENARIOS = {f.__name__: f for f in SINGLE_SHOT + THREADS}
 

@@ -167,6 +167,21 @@ def test_shape_beyond_c_int(fe):
         fe.crop(a, 0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("shape, exc, message", [
+    ((INT_MAX + 1, 2), OverflowError, r"array shape \(2147483648, 2\) does not fit in C ints"),
+    ((2, INT_MAX + 1), OverflowError, r"array shape \(2, 2147483648\) does not fit in C ints"),
+    ((1 << 20, 1 << 20, 2), TypeError, r"expected a 2-D array, got 3 dimension\(s\)"),
+])
+def test_broadcast_views_are_refused_before_any_copy(fe, shape, exc, message):
+    """A zero-stride view that is not C-contiguous would be copied to C
+    layout (8 GiB and more here): its number of axes and shape are checked
+    first."""
+    a = np.broadcast_to(np.zeros(1, INTC), shape)
+    assert not a.flags.c_contiguous
+    with pytest.raises(exc, match=f"^crop: {message}$"):
+        fe.crop(a, 0, 0, 0, 0)
+
+
 def test_numpy_integer_scalars_as_indices(fe):
     a = recipe_array()
     row = np.argmax(a[:, 0] >= 100)          # numpy.int64

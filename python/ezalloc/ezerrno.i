@@ -16,11 +16,20 @@
  *   long calls only, since releasing and taking it back costs more than a
  *   small call itself), reads errno on the same thread right after it, and
  *   on a non-zero errno runs `report` (which raises) and fails.
+ * - EZ_NOGIL_BYTES: what "long" means for both modules' crops: outputs of
+ *   at least this many bytes are copied with the GIL released.
  */
 
 %{
 #include <errno.h>
 #include <string.h>
+%}
+
+%{
+/* Outputs of at least this many bytes (1 MiB) are copied with the GIL
+ * released, by recipe.crop and ezalloc.crop alike: below it, releasing and
+ * taking it back costs more than it frees. */
+#define EZ_NOGIL_BYTES ((size_t)1 << 20)
 %}
 
 %{

@@ -54,10 +54,6 @@ and one Ellipsis, copied by the ezalloc library into a block the result owns."
 /* numpy's limit on dimensions, which is also the library's. */
 #define EZ_MAXDIMS 64
 
-/* Outputs of at least this many bytes are copied with the GIL released:
- * below it, releasing and taking it back costs more than it frees. */
-#define EZ_NOGIL_BYTES ((size_t)1 << 20)
-
 /* What an item of the key is. */
 enum ez_item { EZ_SLICE, EZ_INTEGER, EZ_ELLIPSIS };
 
@@ -501,8 +497,9 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
             goto done;
         }
     } else {
-        /* The GIL is released for large outputs only: the copy reads the
-         * locals above and the data, which `a` (held) keeps alive. */
+        /* The GIL is released for large outputs only (EZ_NOGIL_BYTES,
+         * ezerrno.i): the copy reads the locals above and the data, which
+         * `a` (held) keeps alive. */
         big = out_items >= EZ_NOGIL_BYTES / itemsize;
         if (big) {
             Py_BEGIN_ALLOW_THREADS

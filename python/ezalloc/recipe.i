@@ -135,42 +135,46 @@ static int ez_fits_in_int(PyArrayObject *a)
 }
 
 /* A new reference to an aligned, C-contiguous 2-D intc array with the values
- * of `obj`, or NULL with an exception set. */
+ * of `obj`, or NULL with an exception set.
+ *
+ * First the array to check: `obj` itself when it is a numpy array of native
+ * C ints, aligned and C-contiguous (the common case, for a few flag tests,
+ * used as it is); else `obj` once its dtype is checked, or numpy's reading of
+ * an array-like once its values are. Then its number of axes and its shape,
+ * once for all three, before any copy: a copy of an array that they refuse
+ * (a broadcast view beyond C int, say) would allocate and fill all of it
+ * first. The copy runs no Python code (NPY_ARRAY_ENSUREARRAY: a base-class
+ * ndarray, so no subclass's __array_finalize__ is called), so that it has
+ * exactly the layout checked. */
 static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
 {
-    PyArray_Descr *intc;
+    PyArray_Descr *intc = NULL;
     PyArrayObject *arr = NULL;
     PyArrayObject *out = NULL;
+    int ready = 0;
 
-    /* The common case first, at the cost of a few flag tests: a 2-D array of
-     * native C ints, aligned and C-contiguous, is used as it is (what the
-     * general path below would return for it too). */
     if (PyArray_Check(obj)) {
         PyArrayObject *a = (PyArrayObject *)obj;
-        if (PyArray_NDIM(a) == 2 && PyArray_TYPE(a) == NPY_INT && PyArray_ISNOTSWAPPED(a) &&
-            PyArray_IS_C_CONTIGUOUS(a) && PyArray_ISALIGNED(a) &&
-            PyArray_DIM(a, 0) <= INT_MAX && PyArray_DIM(a, 1) <= INT_MAX) {
-            Py_INCREF(obj);
-            return a;
-        }
-    }
-    intc = PyArray_DescrFromType(NPY_INT);
-
-    if (PyArray_Check(obj)) {
-        PyArray_Descr *descr = PyArray_DESCR((PyArrayObject *)obj);
-        if (!PyArray_EquivTypes(descr, intc)) {
-            /* ezalloc.crop copies windows of the dtypes it accepts. */
-            int copyable = !PyDataType_REFCHK(descr) && descr->type_num < NPY_NTYPES_LEGACY;
-            PyErr_Format(PyExc_TypeError,
-                         "%s: expected an array of dtype intc (C int, %S), got dtype %S%s",
-                         func, (PyObject *)intc, (PyObject *)descr,
-                         copyable ? "; ezalloc.crop(a, np.s_[d1_0:d1_1, d2_0:d2_1]) copies "
-                                    "windows of any such dtype" : "");
-            goto done;
+        ready = PyArray_TYPE(a) == NPY_INT && PyArray_ISNOTSWAPPED(a) &&
+                PyArray_IS_C_CONTIGUOUS(a) && PyArray_ISALIGNED(a);
+        if (!ready) {
+            PyArray_Descr *descr = PyArray_DESCR(a);
+            intc = PyArray_DescrFromType(NPY_INT);
+            if (!PyArray_EquivTypes(descr, intc)) {
+                /* ezalloc.crop copies windows of the dtypes it accepts. */
+                int copyable = !PyDataType_REFCHK(descr) && descr->type_num < NPY_NTYPES_LEGACY;
+                PyErr_Format(PyExc_TypeError,
+                             "%s: expected an array of dtype intc (C int, %S), got dtype %S%s",
+                             func, (PyObject *)intc, (PyObject *)descr,
+                             copyable ? "; ezalloc.crop(a, np.s_[d1_0:d1_1, d2_0:d2_1]) copies "
+                                        "windows of any such dtype" : "");
+                goto done;
+            }
         }
         Py_INCREF(obj);
-        arr = (PyArrayObject *)obj;
+        arr = a;
     } else {
+        intc = PyArray_DescrFromType(NPY_INT);
         /* Let numpy read the values as they are first, so that floats,
          * booleans or out-of-range integers are refused, not truncated. */
         arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
@@ -182,7 +186,6 @@ static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
                 PyErr_Format(PyExc_TypeError,
                              "%s: expected integers for an intc (C int, %S) array, got values of dtype %S",
                              func, (PyObject *)intc, (PyObject *)PyArray_DESCR(arr));
-                Py_CLEAR(arr);
                 goto done;
             }
             fits = ez_fits_in_int(arr);
@@ -190,7 +193,6 @@ static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
                 if (fits == 0)
                     PyErr_Format(PyExc_OverflowError,
                                  "%s: array values do not fit in a C int", func);
-                Py_CLEAR(arr);
                 goto done;
             }
         }
@@ -206,14 +208,20 @@ static PyArrayObject *ez_intc_matrix(PyObject *obj, const char *func)
                      (Py_ssize_t)PyArray_DIM(arr, 0), (Py_ssize_t)PyArray_DIM(arr, 1));
         goto done;
     }
-    /* Casts (lists only, checked above) and makes it aligned and
-     * C-contiguous; returns `arr` itself when it already is. */
-    Py_INCREF(intc);
-    out = (PyArrayObject *)PyArray_FromArray(arr, intc,
-                                             NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (ready) {
+        out = arr;          /* the reference passes to the caller */
+        arr = NULL;
+    } else {
+        /* Casts (array-likes only, checked above) and makes it aligned and
+         * C-contiguous: a copy, or `arr` itself when it already is (a
+         * base-class view of it, for a subclass). */
+        Py_INCREF(intc);
+        out = (PyArrayObject *)PyArray_FromArray(arr, intc, NPY_ARRAY_IN_ARRAY |
+                                                 NPY_ARRAY_FORCECAST | NPY_ARRAY_ENSUREARRAY);
+    }
 done:
     Py_XDECREF(arr);
-    Py_DECREF(intc);
+    Py_XDECREF(intc);
     return out;
 }
 
@@ -258,11 +266,12 @@ static void ez_raise_crop(int err, int dim1, int dim2,
 
 %apply (int **ARGOUTVIEWM_ARRAY2, int *DIM1, int *DIM2) {(int **arr_out, int *dim1_out, int *dim2_out)}
 
-/* The GIL is released for windows of 1 MiB or more (as ezalloc.crop does);
- * `in_array` (held) keeps the input alive meanwhile. */
+/* The GIL is released for windows of EZ_NOGIL_BYTES (ezerrno.i) or more,
+ * as ezalloc.crop does; `in_array` (held) keeps the input alive meanwhile. */
 %{
 #define EZ_CROP_NOGIL(d1_0, d1_1, d2_0, d2_1) \
-    (((double)(d1_1) - (d1_0)) * ((double)(d2_1) - (d2_0)) * sizeof(int) >= 1048576.0)
+    (((double)(d1_1) - (d1_0)) * ((double)(d2_1) - (d2_0)) * sizeof(int) >= \
+     (double)EZ_NOGIL_BYTES)
 %}
 %exception crop EZ_CALL(EZ_CROP_NOGIL(arg4, arg5, arg6, arg7),
                         ez_raise_crop(ez_err, arg2, arg3, arg4, arg5, arg6, arg7))
