@@ -200,6 +200,10 @@ test-install-isolated: lib
 lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@if rustup target list --installed 2>/dev/null | grep -qx '$(I686)'; then \
+	  echo "$(CARGO) clippy --all-targets --target $(I686) -- -D warnings"; \
+	  $(CARGO) clippy --all-targets --target $(I686) -- -D warnings; \
+	else echo "*** NOTICE: the Rust target $(I686) is not installed: its lint is SKIPPED ***"; fi
 
 # ---------------------------------------------------------------- demo
 

@@ -68,6 +68,7 @@ def test_recarray_is_refused():
     refused(r, np.s_[1:], "numpy.rec.recarray")
 
 
+@pytest.mark.filterwarnings("ignore:The chararray class is deprecated:DeprecationWarning")
 def test_chararray_is_refused():
     refused(np.char.array(["a ", "b "]), np.s_[:1], "numpy.char.chararray")
 

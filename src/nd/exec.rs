@@ -3,7 +3,9 @@
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use super::{Checked, run_parts, simd};
+#[cfg(target_arch = "x86_64")]
+use super::simd;
+use super::{Checked, run_parts};
 use crate::Error;
 use crate::parallel::run_caught;
 
@@ -609,7 +611,8 @@ unsafe fn tiled(
     /// One tile, dispatched on the element size.
     ///
     /// # Safety
-    /// As for `typed`.
+    /// As for [`block`].
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     unsafe fn tile(
         itemsize: usize,
         src: *const u8,
@@ -728,6 +731,7 @@ unsafe fn transpose_sse2(
 /// # Safety
 /// Every element of the tile is readable and writable there, unaligned,
 /// `itemsize` (1, 2, 4, 8 or 16) bytes; input and output do not overlap.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) unsafe fn copy_edges(
     itemsize: usize,
@@ -960,12 +964,12 @@ mod tests {
     fn fortran_matrices_of_every_tiled_size_copy_exactly() {
         // With the CPU's vector extensions, then with x86_64's baseline
         // only (both when the CPU has AVX).
-        let has_avx = simd::restrict_to_baseline(false);
+        let has_avx = crate::nd::simd::restrict_to_baseline(false);
         fortran_matrices_copy_exactly();
         if has_avx {
-            simd::restrict_to_baseline(true);
+            crate::nd::simd::restrict_to_baseline(true);
             fortran_matrices_copy_exactly();
-            simd::restrict_to_baseline(false);
+            crate::nd::simd::restrict_to_baseline(false);
         }
     }
 

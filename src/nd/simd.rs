@@ -26,6 +26,7 @@ fn detect() -> bool {
 
 /// Whether the kernels may use AVX: the CPU has it, unless
 /// [`restrict_to_baseline`] said otherwise.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn avx() -> bool {
     match LEVEL.load(Ordering::Relaxed) {
