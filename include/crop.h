@@ -27,7 +27,7 @@ extern "C" {
  * An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
  * Nothing is printed.
  *
- * Outputs of 384 KiB or more are copied by up to ezalloc_get_threads()
+ * Outputs of 128 KiB or more are copied by up to ezalloc_get_threads()
  * threads: the calling thread and helper pthreads of a pool, started on
  * the first such copy with every signal blocked, kept for the next one,
  * gone after 200 ms idle, after ezalloc_set_threads(1), and when the

@@ -1,6 +1,6 @@
 """How many threads the library's large copies use, from Python.
 
-Outputs of 384 KiB or more are copied by up to get_threads() threads (the
+Outputs of 128 KiB or more are copied by up to get_threads() threads (the
 calling thread included: the others are the library's helpers, started by
 the first such copy and gone after 200 ms idle); smaller ones always by the
 calling thread alone.
@@ -42,14 +42,14 @@ MAX_THREADS = 64
 
 def get_threads():
     """The number of threads (the calling thread included) that a copy of
-    384 KiB or more uses, 1 to 64: the value given to set_threads(), else the
+    128 KiB or more uses, 1 to 64: the value given to set_threads(), else the
     default."""
     return _functions()[1]()
 
 
 def set_threads(n):
     """Sets the number of threads (the calling thread included) that copies
-    of 384 KiB or more use, for every thread of the process from the next call
+    of 128 KiB or more use, for every thread of the process from the next call
     on, and returns the previous setting.
 
     n >= 1 sets n, capped at MAX_THREADS (64): any larger n, however large,

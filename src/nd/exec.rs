@@ -3,11 +3,12 @@
 use std::mem::MaybeUninit;
 use std::ptr;
 
+use super::Checked;
 #[cfg(target_arch = "x86_64")]
 use super::simd;
-use super::{Checked, run_parts};
 use crate::Error;
 use crate::parallel::run_caught;
+use crate::parallel::run_parts_for;
 
 // Every store is a plain one. Streaming (non-temporal) stores measured
 // slower on every large case on the machine this is developed on (2 cores:
@@ -295,7 +296,7 @@ impl View<'_> {
             // what `run`'s caller guarantees; no two parts write the same byte.
             unsafe { self.walk(0, src, dst, hi - lo) };
         };
-        run_parts(parts, threads, &work)
+        run_parts_for(dst.len(), parts, threads, &work)
     }
 
     /// Copies the sub-array from `axis` inwards, with `len0` indices on

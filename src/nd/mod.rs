@@ -29,7 +29,7 @@ use crate::{Error, MallocBlock};
 mod exec;
 pub mod simd;
 
-use crate::parallel::{run_parts, threads_for};
+use crate::parallel::threads_for;
 
 /// The most dimensions an array may have (numpy's `NPY_MAXDIMS`).
 pub const MAX_DIMS: usize = 64;
