@@ -423,6 +423,9 @@ unsafe fn gather(
             3 if stride == 3 * size && size > 2 => 3,
             4 if stride == 4 * size && size > 2 => 4,
             -1 if stride == -size => -1,
+            -2 if stride == -2 * size && size > 1 => -2,
+            -3 if stride == -3 * size && size > 2 => -3,
+            -4 if stride == -4 * size && size > 2 => -4,
             _ => 0,
         };
         let (mut from, mut to) = (src, dst);
@@ -435,6 +438,9 @@ unsafe fn gather(
                     3 => fixed::<T, 3>(from, to, n),
                     4 => fixed::<T, 4>(from, to, n),
                     -1 => reversed::<T>(from, to, n),
+                    -2 => backwards::<T, 2>(from, to, n),
+                    -3 => backwards::<T, 3>(from, to, n),
+                    -4 => backwards::<T, 4>(from, to, n),
                     _ => strided::<T>(from, stride, to, n),
                 }
             }
@@ -472,6 +478,21 @@ unsafe fn gather(
             // SAFETY: element i is readable at src + K * i and writable at
             // dst + i (the caller's guarantee); both accesses unaligned.
             unsafe { dst.add(i).write_unaligned(src.add(K * i).read_unaligned()) };
+        }
+    }
+    /// [`gather`] for elements `K` elements apart backwards (a reversed
+    /// step-2 crop, one channel of a reversed row of pixels).
+    ///
+    /// # Safety
+    /// As for one row of [`gather`], with `size_of::<T>()` the element
+    /// size and a stride of minus `K` elements.
+    #[inline(always)]
+    unsafe fn backwards<T: Copy, const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
+        let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
+        for i in 0..n {
+            // SAFETY: element i is readable at src - K * i and writable at
+            // dst + i (the caller's guarantee); both accesses unaligned.
+            unsafe { dst.add(i).write_unaligned(src.sub(K * i).read_unaligned()) };
         }
     }
     /// [`gather`] for a reversed row (a negative stride of one element).
@@ -1106,6 +1127,54 @@ mod tests {
                     }
                 }
                 assert_eq!(got.as_bytes(), &want[..], "{itemsize} {shape:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn strided_rows_of_every_element_size_and_step_copy_exactly() {
+        // gather()'s loops: steps of -4 to 4 elements (fixed, backwards,
+        // reversed and plain forms), rows of 0 to 40 elements, 1 to 17-byte
+        // elements, one row and several (the last two axes at once).
+        let data: Vec<u8> = (0..17 * 4 * 41 * 3)
+            .map(|i| (i * 131 % 251) as u8)
+            .collect();
+        for itemsize in 1..=17usize {
+            for step in [-4isize, -3, -2, -1, 2, 3, 4] {
+                for n in [0usize, 1, 2, 7, 40] {
+                    for rows in [1usize, 3] {
+                        let len = 4 * 41;
+                        let stride = (len * itemsize) as isize;
+                        let start = if step < 0 && n > 0 {
+                            (n as isize - 1) * -step
+                        } else {
+                            0
+                        };
+                        // Just past the last index taken.
+                        let stop = match n {
+                            0 => start,
+                            _ => start + (n as isize - 1) * step + step.signum(),
+                        };
+                        let window = [Slice::range(0, rows as isize), Slice { start, stop, step }];
+                        let array = crate::nd::Array {
+                            data: &data,
+                            offset: 0,
+                            itemsize,
+                            shape: &[3, len],
+                            strides: Some(&[stride, itemsize as isize]),
+                        };
+                        let got = crate::nd::crop(&array, &window).expect("crop");
+                        let mut want = Vec::new();
+                        for r in 0..rows as isize {
+                            for i in 0..n as isize {
+                                let at =
+                                    (r * stride + (start + i * step) * itemsize as isize) as usize;
+                                want.extend_from_slice(&data[at..at + itemsize]);
+                            }
+                        }
+                        assert_eq!(got.as_bytes(), &want[..], "{itemsize} {step} {n} {rows}");
+                    }
+                }
             }
         }
     }
