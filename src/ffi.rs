@@ -58,12 +58,16 @@ const HOOK_SET: u8 = 2;
 /// own copy of Rust's standard library, which nothing else uses. A Rust
 /// program that depends on the crate shares it: a hook it sets after the
 /// library's first call replaces the wrapper.
+#[inline]
 fn panic_report_guarded() -> bool {
-    match HOOK.load(Ordering::Acquire) {
-        HOOK_SET => return true,
-        HOOK_BUSY => return false,
-        _ => {}
-    }
+    HOOK.load(Ordering::Acquire) == HOOK_SET || install_panic_report_guard()
+}
+
+/// The first use of [`panic_report_guarded`]: installs the wrapper, unless
+/// another thread is doing so or has done so meanwhile (or this one is
+/// panicking); whether this call installed it.
+#[cold]
+fn install_panic_report_guard() -> bool {
     // set_hook panics on a panicking thread (a Rust host's destructor may
     // call a C entry point while unwinding): a later call tries again.
     if std::thread::panicking()

@@ -150,9 +150,10 @@ impl<const N: usize> Checked<N> {
         self.bytes
     }
 
-    /// Whether the output has no element (nothing is read).
+    /// Whether the output has no element (nothing is read): its size is 0
+    /// exactly then (elements are at least 1 byte).
     pub fn is_empty(&self) -> bool {
-        self.shape().contains(&0)
+        self.bytes == 0
     }
 
     /// The bytes the copy reads, `(lo, hi)` relative to the input's element
@@ -238,8 +239,8 @@ pub fn check_dims<const N: usize>(
         out.shape[k] = window[k].count(shape[k])?;
         count = count.saturating_mul(out.shape[k]);
     }
-    if out.is_empty() {
-        return Ok(out);
+    if count == 0 {
+        return Ok(out); // bytes 0: empty
     }
     // The output is no larger than the input, whose size was checked.
     out.bytes = count.checked_mul(itemsize).ok_or(Error::Inval)?;
