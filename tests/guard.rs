@@ -538,3 +538,55 @@ proptest! {
         Input::new(layout, at_end, seed).check(&window);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 200 } else { 3000 }))]
+
+    /// As above, with the short last axis outermost in memory and the
+    /// other axes at least 8 long (Fortran and transposed arrays): tiles
+    /// whose second axis is an outer one.
+    #[test]
+    fn short_last_axes_outermost_in_memory_match_the_model(
+        itemsize in 1usize..=16,
+        ndim in 3usize..=4,
+        dims in prop::collection::vec(prop_oneof![8usize..=40, 41usize..=300], 4),
+        last in 2usize..=4,
+        perm in 0usize..6,
+        neg in prop::collection::vec(any::<bool>(), 4),
+        pad in prop::collection::vec(prop_oneof![4 => Just(1usize), 1 => Just(2usize)], 4),
+        cuts in prop::collection::vec(
+            (0usize..300, 0usize..300, prop::sample::select(vec![1isize, 1, 1, -1, -1, 2, -2, 3, -3])),
+            4,
+        ),
+        full in prop::collection::vec(any::<bool>(), 4),
+        rev_last in any::<bool>(),
+        at_end in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut shape: Vec<usize> = dims[..ndim].to_vec();
+        shape[ndim - 1] = last;
+        let bytes = |shape: &[usize]| {
+            shape.iter().zip(&pad).map(|(d, p)| d * p).product::<usize>() * itemsize
+        };
+        while bytes(&shape) > 6 << 20 {
+            let longest = (0..ndim).max_by_key(|&k| shape[k]).expect("an axis");
+            shape[longest] /= 2;
+        }
+        // The last axis outermost in memory; the others in any order.
+        let mut order = vec![ndim - 1];
+        order.extend(permutation(ndim - 1, perm));
+        let mut window: Vec<Slice> = (0..ndim - 1)
+            .map(|k| {
+                let (a, b, step) = cuts[k];
+                if full[k] {
+                    slice_for(shape[k], 0, shape[k], step.signum())
+                } else {
+                    slice_for(shape[k], a, b, step)
+                }
+            })
+            .collect();
+        window.push(slice_for(last, 0, last, if rev_last { -1 } else { 1 }));
+        let layout = Layout { itemsize, shape: &shape, order: &order, neg: &neg[..ndim], pad: &pad[..ndim] };
+        Input::new(layout, at_end, seed).check(&window);
+    }
+}
