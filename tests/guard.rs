@@ -230,6 +230,15 @@ impl<'a> Input<'a> {
             8 => read::<8>(data, at, &offs),
             12 => read::<12>(data, at, &offs),
             16 => read::<16>(data, at, &offs),
+            5 => read::<5>(data, at, &offs),
+            6 => read::<6>(data, at, &offs),
+            7 => read::<7>(data, at, &offs),
+            9 => read::<9>(data, at, &offs),
+            10 => read::<10>(data, at, &offs),
+            11 => read::<11>(data, at, &offs),
+            13 => read::<13>(data, at, &offs),
+            14 => read::<14>(data, at, &offs),
+            15 => read::<15>(data, at, &offs),
             n => unreachable!("no test of {n}-byte elements"),
         }
     }
@@ -453,5 +462,131 @@ fn fortran_matrices_match_the_model() {
                 }
             }
         }
+    }
+}
+
+/// The permutations of `0..n`, the `k`-th of them (`k < n!`).
+fn permutation(n: usize, mut k: usize) -> Vec<usize> {
+    let mut left: Vec<usize> = (0..n).collect();
+    let mut out = vec![];
+    for m in (1..=n).rev() {
+        out.push(left.remove(k % m));
+        k /= m;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 200 } else { 2000 }))]
+
+    /// 3- and 4-D arrays in every memory order (Fortran and transposed
+    /// ones among them), whose window's last axis is short (1-4 elements,
+    /// a channel pick among them), so that a tile's second axis may be an
+    /// outer one; reversed, stepped and padded axes; every element size
+    /// from 1 to 16; outputs up to about 1 MiB, so that the copy is also
+    /// split among threads.
+    #[test]
+    fn short_last_axes_of_3_and_4_d_arrays_match_the_model(
+        itemsize in 1usize..=16,
+        ndim in 3usize..=4,
+        dims in prop::collection::vec(prop_oneof![2usize..=12, 13usize..=70, 100usize..=260], 4),
+        last in 1usize..=6,
+        perm in 0usize..24,
+        neg in prop::collection::vec(any::<bool>(), 4),
+        pad in prop::collection::vec(prop_oneof![4 => Just(1usize), 1 => Just(2usize), 1 => Just(5usize)], 4),
+        cuts in prop::collection::vec(
+            (0usize..260, 0usize..260, prop::sample::select(vec![1isize, 1, 1, -1, -1, 2, -2, 3, -3])),
+            4,
+        ),
+        full in prop::collection::vec(any::<bool>(), 4),
+        pick in prop::collection::vec((0usize..6, 1usize..=4, prop::sample::select(vec![1isize, -1, 2])), 1),
+        at_end in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut shape: Vec<usize> = dims[..ndim].to_vec();
+        shape[ndim - 1] = last;
+        // At most 4 MiB of elements (with padding): halve the longest axis
+        // until then.
+        let bytes = |shape: &[usize]| {
+            shape.iter().zip(&pad).map(|(d, p)| d * p).product::<usize>() * itemsize
+        };
+        while bytes(&shape) > 4 << 20 {
+            let longest = (0..ndim).max_by_key(|&k| shape[k]).expect("an axis");
+            shape[longest] /= 2;
+        }
+        let order = permutation(ndim, perm);
+        let mut window: Vec<Slice> = (0..ndim - 1)
+            .map(|k| {
+                let (a, b, step) = cuts[k];
+                if full[k] {
+                    slice_for(shape[k], 0, shape[k], step.signum())
+                } else {
+                    slice_for(shape[k], a, b, step)
+                }
+            })
+            .collect();
+        // The last axis: a pick of 1 to 4 of its elements.
+        let (from, count, step) = pick[0];
+        let from = from.min(last - 1);
+        let to = (from as isize + step * count as isize).clamp(-1, last as isize);
+        window.push(if step > 0 {
+            Slice { start: from as isize, stop: to.max(from as isize), step }
+        } else {
+            Slice { start: from as isize, stop: to.min(from as isize), step }
+        });
+        let layout = Layout { itemsize, shape: &shape, order: &order, neg: &neg[..ndim], pad: &pad[..ndim] };
+        Input::new(layout, at_end, seed).check(&window);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 200 } else { 3000 }))]
+
+    /// As above, with the short last axis outermost in memory and the
+    /// other axes at least 8 long (Fortran and transposed arrays): tiles
+    /// whose second axis is an outer one.
+    #[test]
+    fn short_last_axes_outermost_in_memory_match_the_model(
+        itemsize in 1usize..=16,
+        ndim in 3usize..=4,
+        dims in prop::collection::vec(prop_oneof![8usize..=40, 41usize..=300], 4),
+        last in 2usize..=4,
+        perm in 0usize..6,
+        neg in prop::collection::vec(any::<bool>(), 4),
+        pad in prop::collection::vec(prop_oneof![4 => Just(1usize), 1 => Just(2usize)], 4),
+        cuts in prop::collection::vec(
+            (0usize..300, 0usize..300, prop::sample::select(vec![1isize, 1, 1, -1, -1, 2, -2, 3, -3])),
+            4,
+        ),
+        full in prop::collection::vec(any::<bool>(), 4),
+        rev_last in any::<bool>(),
+        at_end in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut shape: Vec<usize> = dims[..ndim].to_vec();
+        shape[ndim - 1] = last;
+        let bytes = |shape: &[usize]| {
+            shape.iter().zip(&pad).map(|(d, p)| d * p).product::<usize>() * itemsize
+        };
+        while bytes(&shape) > 6 << 20 {
+            let longest = (0..ndim).max_by_key(|&k| shape[k]).expect("an axis");
+            shape[longest] /= 2;
+        }
+        // The last axis outermost in memory; the others in any order.
+        let mut order = vec![ndim - 1];
+        order.extend(permutation(ndim - 1, perm));
+        let mut window: Vec<Slice> = (0..ndim - 1)
+            .map(|k| {
+                let (a, b, step) = cuts[k];
+                if full[k] {
+                    slice_for(shape[k], 0, shape[k], step.signum())
+                } else {
+                    slice_for(shape[k], a, b, step)
+                }
+            })
+            .collect();
+        window.push(slice_for(last, 0, last, if rev_last { -1 } else { 1 }));
+        let layout = Layout { itemsize, shape: &shape, order: &order, neg: &neg[..ndim], pad: &pad[..ndim] };
+        Input::new(layout, at_end, seed).check(&window);
     }
 }
