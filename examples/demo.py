@@ -306,10 +306,11 @@ def threads_demo():
     import ezalloc
     heading("Part 4. The threads that large copies use")
     say("""
-        Copies whose result is 384 KiB or more are split between several
+        Copies whose result is 128 KiB or more are split between several
         threads (the calling thread and the library's helper threads, which
-        are started by the first such copy, kept for the next one and gone
-        after 200 ms without work); smaller ones run on the calling thread
+        are started by the first copy of 1 MiB or more, or by copies that
+        follow each other closely, kept for the next one and gone after
+        200 ms without work); smaller ones run on the calling thread
         alone. ezalloc.get_threads()
         tells how many threads a large copy uses; ezalloc.set_threads(n) sets
         it for the whole process and returns the previous value (n = 1: the

@@ -22,7 +22,7 @@ use crate::{Error, nd, parallel};
 /// stderr (`write`), where a pending cancel would start a forced unwind that
 /// `catch_unwind` cannot stop, and the process would abort instead of
 /// reporting [`Error::Internal`]. So the panic hook is wrapped, once (see
-/// [`panic_report_guarded`]), to run with cancellation disabled for a panic
+/// `panic_report_guarded`), to run with cancellation disabled for a panic
 /// inside this function. Until the wrapper is in place (or where it cannot
 /// be installed), cancellation is disabled for the whole call instead.
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
@@ -157,7 +157,8 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 ///
 /// Outputs of 128 KiB or more are copied by up to ezalloc_get_threads()
 /// threads: the calling thread and helper pthreads of a pool, started on
-/// the first such copy with every signal blocked, kept for the next one,
+/// the first copy of 1 MiB or more (or of 128 KiB or more within 50 us of
+/// another) with every signal blocked, kept for the next one,
 /// gone after 200 ms idle, after ezalloc_set_threads(1), and when the
 /// library is unloaded; no helper reads the input or writes the output
 /// after crop() returns. A helper that cannot start leaves its rows to the

@@ -3,8 +3,9 @@
 //! - **A pool, started on first use.** A copy of at least
 //!   [`PARALLEL_MIN_BYTES`] with a setting above 1 uses helper pthreads that
 //!   stay for the next copy: waking one costs about 10 us, starting one
-//!   40-60 us. A process that never makes such a copy, or whose setting is
-//!   1, has no helper thread; [`set_threads`] to 1 joins them at once; an
+//!   40-60 us, so copies under [`WAKE_MIN_BYTES`] start or wake them only
+//!   in a loop of copies. A process that never makes such a copy, or whose
+//!   setting is 1, has no helper thread; [`set_threads`] to 1 joins them at once; an
 //!   idle helper leaves after [`IDLE_EXIT`]. One copy at a time uses the
 //!   helpers: a copy made meanwhile by another thread runs on its calling
 //!   thread alone.
@@ -574,7 +575,9 @@ extern "C" fn helper_main(slot: *mut c_void) -> *mut c_void {
         }
         let woken = futex_wait(&EPOCH, epoch, Some(IDLE_EXIT));
         SLEEPERS.fetch_sub(1, Ordering::Relaxed);
-        if !woken && EPOCH.load(Ordering::Acquire) == epoch {
+        if !woken {
+            // IDLE_EXIT asleep, not woken: no work for that long (jobs
+            // meanwhile that did not wake it ran without it).
             break;
         }
         // Woken (perhaps too late for the job that woke it): watch for the
@@ -652,13 +655,13 @@ impl Drop for PoolHeld {
 
 /// Makes `want` helpers live (fewer if threads cannot start); returns how
 /// many are. Joins the helpers that left.
-fn ensure_helpers(_held: &PoolHeld, want: usize) -> usize {
+fn ensure_helpers(_held: &PoolHeld, want: usize, start: bool) -> usize {
     let mut live = 0;
     for slot in &SLOTS {
         reap(slot, false);
         live += usize::from(slot.state.load(Ordering::Acquire) == LIVE);
     }
-    if live >= want || !fork_handler_registered() {
+    if !start || live >= want || !fork_handler_registered() {
         return live;
     }
     let _blocked = SignalsBlocked::new();
@@ -787,11 +790,28 @@ pub fn run_parts_for(
         return alone(work);
     }
     let _no_cancel = NoCancel::new();
-    let Some(held) = PoolHeld::try_new() else {
-        return alone(work);
+    // Large, or in a loop: helpers are started or woken (WAKE_MIN_BYTES).
+    let since = now_ns().wrapping_sub(LAST_JOB_NS.load(Ordering::Relaxed));
+    let eager = bytes >= WAKE_MIN_BYTES || since <= SPIN_AFTER_JOB.as_nanos() as u64;
+    let result = match PoolHeld::try_new() {
+        Some(held) => with_helpers(&held, eager, parts, threads, work),
+        None => alone(work),
     };
+    LAST_JOB_NS.store(now_ns(), Ordering::Relaxed);
+    result
+}
+
+/// [`run_parts_for`] with the pool held: helpers started and woken when
+/// `eager`, else only those awake take part.
+fn with_helpers(
+    held: &PoolHeld,
+    eager: bool,
+    parts: usize,
+    threads: usize,
+    work: &(dyn Fn(usize) + Sync),
+) -> Result<(), Error> {
     let helpers = threads.min(MAX_THREADS).min(parts) - 1;
-    let live = ensure_helpers(&held, helpers);
+    let live = ensure_helpers(held, helpers, eager);
     let shared = Shared {
         ends: Shared::all_parts(parts),
         work,
@@ -804,15 +824,13 @@ pub fn run_parts_for(
         JOB.store(ptr::from_ref(&shared).cast_mut().cast(), Ordering::Relaxed);
         SEATS.store(seats, Ordering::SeqCst);
         EPOCH.fetch_add(1, Ordering::SeqCst);
-        let since = now_ns().wrapping_sub(LAST_JOB_NS.load(Ordering::Relaxed));
-        let in_a_loop = since <= SPIN_AFTER_JOB.as_nanos() as u64;
-        if SLEEPERS.load(Ordering::SeqCst) != 0 && (bytes >= WAKE_MIN_BYTES || in_a_loop) {
+        if eager && SLEEPERS.load(Ordering::SeqCst) != 0 {
             futex_wake(&EPOCH, seats);
         }
     }
-    if shared.panic_in_helpers && seats > 0 {
-        // Test hook: the parts are left to the helpers, so that one of them
-        // surely panics.
+    if shared.panic_in_helpers && seats > 0 && eager {
+        // Test hook: the parts are left to the helpers (woken), so that one
+        // of them surely panics.
         while !shared.panicked.load(Ordering::Relaxed) && shared.unclaimed() {
             std::hint::spin_loop();
         }
@@ -835,9 +853,7 @@ pub fn run_parts_for(
         }
         tsan_annotate(&TSAN_ACQUIRE, SEATS.as_ptr().cast());
         JOB.store(ptr::null_mut(), Ordering::Relaxed);
-        LAST_JOB_NS.store(now_ns(), Ordering::Relaxed);
     }
-    drop(held);
     if shared.panicked.load(Ordering::Relaxed) {
         Err(Error::Internal)
     } else {

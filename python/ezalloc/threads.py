@@ -2,8 +2,9 @@
 
 Outputs of 128 KiB or more are copied by up to get_threads() threads (the
 calling thread included: the others are the library's helpers, started by
-the first such copy and gone after 200 ms idle); smaller ones always by the
-calling thread alone.
+the first copy of 1 MiB or more, or by copies of 128 KiB or more that follow
+each other within 50 us, and gone after 200 ms idle); smaller ones always by
+the calling thread alone.
 The default is EZALLOC_THREADS when the library was loaded, else the CPUs
 available to the process (affinity and cgroup quota, at most 8).
 

@@ -1,7 +1,7 @@
 //! Kernels that use vector extensions beyond x86_64's baseline (SSE2),
 //! chosen at run time: the CPU is asked once (CPUID, through
 //! `is_x86_feature_detected!`), and CPUs without them take the baseline
-//! kernels of [`super::exec`].
+//! kernels of `exec`.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -53,7 +53,7 @@ pub fn restrict_to_baseline(baseline: bool) -> bool {
 }
 
 /// A tile of 8- or 16-byte elements (of an input too large for the caches:
-/// see `FAR_BYTES` in [`super::exec`]) whose input is contiguous along its
+/// see `FAR_BYTES` in `exec`) whose input is contiguous along its
 /// rows' axis (`a`, a stride of one element, forwards or backwards): 4 x 4
 /// blocks of 8-byte elements, or 2 x 2 of 16-byte ones, transposed in AVX
 /// registers; the edges element by element. Backwards, a block's input
