@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use libc::{c_int, c_void};
@@ -41,6 +42,21 @@ pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
 thread_local! {
     /// Whether the thread is inside [`run`].
     static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The hook the wrapper calls: the one installed before it. Kept here, not
+/// captured, so that installing the wrapper allocates nothing (a hook that
+/// captures nothing is a zero-sized box, and so is the default hook).
+type PanicHook = Box<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+static PREVIOUS_HOOK: OnceLock<PanicHook> = OnceLock::new();
+
+/// The wrapper: the previous hook, with cancellation disabled for a panic
+/// inside [`run`].
+fn report_panic(info: &panic::PanicHookInfo<'_>) {
+    let _no_cancel = IN_CALL.get().then(parallel::NoCancel::new);
+    if let Some(previous) = PREVIOUS_HOOK.get() {
+        previous(info);
+    }
 }
 
 /// The state of the panic hook's wrapper.
@@ -79,12 +95,19 @@ fn install_panic_report_guard() -> bool {
     }
     let installed = catch_unwind(|| {
         let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let _no_cancel = IN_CALL.get().then(parallel::NoCancel::new);
-            previous(info);
-        }));
+        match PREVIOUS_HOOK.set(previous) {
+            Ok(()) => {
+                panic::set_hook(Box::new(report_panic));
+                true
+            }
+            Err(previous) => {
+                // Only after an earlier attempt panicked: leave it as it was.
+                panic::set_hook(previous);
+                false
+            }
+        }
     })
-    .is_ok();
+    .unwrap_or(false);
     let state = if installed { HOOK_SET } else { HOOK_NONE };
     HOOK.store(state, Ordering::Release);
     installed
