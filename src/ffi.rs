@@ -3,7 +3,6 @@
 //! Every function catches panics (none reaches C), reports failure through
 //! `errno`, and restores `errno` to its value on entry when it succeeds.
 
-use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::OnceLock;
@@ -23,25 +22,18 @@ use crate::{Error, nd, parallel};
 /// stderr (`write`), where a pending cancel would start a forced unwind that
 /// `catch_unwind` cannot stop, and the process would abort instead of
 /// reporting [`Error::Internal`]. So the panic hook is wrapped, once (see
-/// `panic_report_guarded`), to run with cancellation disabled for a panic
-/// inside this function. Until the wrapper is in place (or where it cannot
-/// be installed), cancellation is disabled for the whole call instead.
+/// `panic_report_guarded`), to run with cancellation disabled. Until the
+/// wrapper is in place (or where it cannot be installed), cancellation is
+/// disabled for the whole call instead.
 pub fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     let _no_cancel = (!panic_report_guarded()).then(parallel::NoCancel::new);
     let saved = errno::errno();
-    let outer = IN_CALL.replace(true);
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Error::Internal));
-    IN_CALL.set(outer);
     errno::set_errno(match &result {
         Ok(_) => saved,
         Err(e) => errno::Errno(e.errno()),
     });
     result
-}
-
-thread_local! {
-    /// Whether the thread is inside [`run`].
-    static IN_CALL: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The hook the wrapper calls: the one installed before it. Kept here, not
@@ -50,10 +42,10 @@ thread_local! {
 type PanicHook = Box<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 static PREVIOUS_HOOK: OnceLock<PanicHook> = OnceLock::new();
 
-/// The wrapper: the previous hook, with cancellation disabled for a panic
-/// inside [`run`].
+/// The wrapper: the previous hook, with cancellation disabled (and the
+/// caller's state restored after it).
 fn report_panic(info: &panic::PanicHookInfo<'_>) {
-    let _no_cancel = IN_CALL.get().then(parallel::NoCancel::new);
+    let _no_cancel = parallel::NoCancel::new();
     if let Some(previous) = PREVIOUS_HOOK.get() {
         previous(info);
     }
@@ -65,15 +57,20 @@ const HOOK_NONE: u8 = 0;
 const HOOK_BUSY: u8 = 1;
 const HOOK_SET: u8 = 2;
 
-/// Whether the panic hook runs with cancellation disabled for a panic inside
-/// [`run`]; wraps the current hook so on first use.
+/// Whether the panic hook runs with cancellation disabled; wraps the
+/// current hook so on first use.
 ///
 /// The wrapper calls the hook it replaced for every panic, so a panic's
-/// report is unchanged; inside [`run`] it disables cancellation around it.
-/// In the shared and the static library the hook belongs to the library's
-/// own copy of Rust's standard library, which nothing else uses. A Rust
-/// program that depends on the crate shares it: a hook it sets after the
-/// library's first call replaces the wrapper.
+/// report is unchanged, with cancellation disabled around it (and the
+/// thread's state restored after it). No thread-local flag tells a panic
+/// inside a call from others: touching a thread-local of a library loaded
+/// with `dlopen` makes glibc allocate that thread's block of it, which
+/// stays after `dlclose`. In the shared and the static library the hook
+/// belongs to the library's own copy of Rust's standard library, which
+/// nothing else uses, so only the library's panics reach it. A Rust program
+/// that depends on the crate shares it: its own panics are then reported
+/// with cancellation disabled too, and a hook it sets after the library's
+/// first call replaces the wrapper.
 #[inline]
 fn panic_report_guarded() -> bool {
     HOOK.load(Ordering::Acquire) == HOOK_SET || install_panic_report_guard()
