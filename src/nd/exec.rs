@@ -428,42 +428,29 @@ unsafe fn gather(
             -4 if stride == -4 * size && size > 2 => -4,
             _ => 0,
         };
+        if step == 0 {
+            // Any other stride: the block loop, pointers stepped.
+            let to = [dst_row, size_of::<T>()];
+            // SAFETY: the caller's guarantee, for rows of `n` elements.
+            return unsafe { block_typed::<T>(src, [row_step, stride], dst, to, [rows, n]) };
+        }
         let (mut from, mut to) = (src, dst);
         for _ in 0..rows {
             // SAFETY: this row is within the block (the caller's
-            // guarantee), its stride `step` elements where `step` is not 0.
+            // guarantee), its stride `step` elements.
             unsafe {
                 match step {
                     2 => fixed::<T, 2>(from, to, n),
                     3 => fixed::<T, 3>(from, to, n),
                     4 => fixed::<T, 4>(from, to, n),
-                    -1 => reversed::<T>(from, to, n),
+                    -1 => backwards::<T, 1>(from, to, n),
                     -2 => backwards::<T, 2>(from, to, n),
                     -3 => backwards::<T, 3>(from, to, n),
-                    -4 => backwards::<T, 4>(from, to, n),
-                    _ => strided::<T>(from, stride, to, n),
+                    _ => backwards::<T, 4>(from, to, n),
                 }
             }
             from = from.wrapping_offset(row_step);
             to = to.wrapping_add(dst_row);
-        }
-    }
-    /// [`gather`]'s row for any stride: pointers stepped, not indices
-    /// multiplied, so that short rows (a few elements far apart) cost
-    /// little more than their copies.
-    ///
-    /// # Safety
-    /// As for one row of [`gather`], with `size_of::<T>()` the element size.
-    #[inline(always)]
-    unsafe fn strided<T: Copy>(src: *const u8, stride: isize, dst: *mut u8, n: usize) {
-        let (mut from, mut to) = (src, dst.cast::<T>());
-        for _ in 0..n {
-            // SAFETY: this element is readable at `from` (src + i * stride)
-            // and writable at `to` (dst + i), the caller's guarantee; both
-            // accesses unaligned.
-            unsafe { to.write_unaligned(from.cast::<T>().read_unaligned()) };
-            from = from.wrapping_offset(stride);
-            to = to.wrapping_add(1);
         }
     }
     /// [`gather`] for elements `K` elements apart.
@@ -481,7 +468,8 @@ unsafe fn gather(
         }
     }
     /// [`gather`] for elements `K` elements apart backwards (a reversed
-    /// step-2 crop, one channel of a reversed row of pixels).
+    /// row, a reversed step-2 crop, one channel of a reversed row of
+    /// pixels).
     ///
     /// # Safety
     /// As for one row of [`gather`], with `size_of::<T>()` the element
@@ -493,20 +481,6 @@ unsafe fn gather(
             // SAFETY: element i is readable at src - K * i and writable at
             // dst + i (the caller's guarantee); both accesses unaligned.
             unsafe { dst.add(i).write_unaligned(src.sub(K * i).read_unaligned()) };
-        }
-    }
-    /// [`gather`] for a reversed row (a negative stride of one element).
-    ///
-    /// # Safety
-    /// As for one row of [`gather`], with `size_of::<T>()` the element
-    /// size and a stride of minus one element.
-    #[inline(always)]
-    unsafe fn reversed<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
-        let (src, dst) = (src.cast::<T>(), dst.cast::<T>());
-        for i in 0..n {
-            // SAFETY: element i is readable at src - i and writable at
-            // dst + i (the caller's guarantee); both accesses unaligned.
-            unsafe { dst.add(i).write_unaligned(src.sub(i).read_unaligned()) };
         }
     }
     let (steps, len) = ([row_step, stride], [rows, n]);
@@ -550,6 +524,37 @@ unsafe fn gather(
     }
 }
 
+/// [`block`] for elements of `size_of::<T>()` bytes.
+///
+/// # Safety
+/// As for [`block`], with `size_of::<T>()` the element size.
+#[inline(always)]
+unsafe fn block_typed<T: Copy>(
+    src: *const u8,
+    [sa, sb]: [isize; 2],
+    dst: *mut u8,
+    [dst_row, dst_col]: [usize; 2],
+    [ta, tb]: [usize; 2],
+) {
+    let (mut row_from, mut row_to) = (src, dst);
+    for _ in 0..ta {
+        let (mut from, mut to) = (row_from, row_to);
+        for _ in 0..tb {
+            // SAFETY: this element of the block is readable at `from`
+            // and writable at `to` (the caller's guarantee); both
+            // accesses unaligned.
+            unsafe {
+                to.cast::<T>()
+                    .write_unaligned(from.cast::<T>().read_unaligned())
+            };
+            from = from.wrapping_offset(sb);
+            to = to.wrapping_add(dst_col);
+        }
+        row_from = row_from.wrapping_offset(sa);
+        row_to = row_to.wrapping_add(dst_row);
+    }
+}
+
 /// Copies a `ta` x `tb` block element by element, with a loop typed by
 /// the element size: element `(a, b)` from `src + a * sa + b * sb` to
 /// `dst + a * dst_row + b * dst_col`. Tiles without a block kernel, and the
@@ -567,42 +572,14 @@ unsafe fn block(
     to: [usize; 2],
     len: [usize; 2],
 ) {
-    /// # Safety
-    /// As for [`block`], with `size_of::<T>()` the element size.
-    #[inline(always)]
-    unsafe fn typed<T: Copy>(
-        src: *const u8,
-        [sa, sb]: [isize; 2],
-        dst: *mut u8,
-        [dst_row, dst_col]: [usize; 2],
-        [ta, tb]: [usize; 2],
-    ) {
-        let (mut row_from, mut row_to) = (src, dst);
-        for _ in 0..ta {
-            let (mut from, mut to) = (row_from, row_to);
-            for _ in 0..tb {
-                // SAFETY: this element of the block is readable at `from`
-                // and writable at `to` (the caller's guarantee); both
-                // accesses unaligned.
-                unsafe {
-                    to.cast::<T>()
-                        .write_unaligned(from.cast::<T>().read_unaligned())
-                };
-                from = from.wrapping_offset(sb);
-                to = to.wrapping_add(dst_col);
-            }
-            row_from = row_from.wrapping_offset(sa);
-            row_to = row_to.wrapping_add(dst_row);
-        }
-    }
     // SAFETY: the caller's guarantee, with the element size of each type.
     unsafe {
         match itemsize {
-            1 => typed::<u8>(src, strides, dst, to, len),
-            2 => typed::<u16>(src, strides, dst, to, len),
-            4 => typed::<u32>(src, strides, dst, to, len),
-            8 => typed::<u64>(src, strides, dst, to, len),
-            _ => typed::<u128>(src, strides, dst, to, len),
+            1 => block_typed::<u8>(src, strides, dst, to, len),
+            2 => block_typed::<u16>(src, strides, dst, to, len),
+            4 => block_typed::<u32>(src, strides, dst, to, len),
+            8 => block_typed::<u64>(src, strides, dst, to, len),
+            _ => block_typed::<u128>(src, strides, dst, to, len),
         }
     }
 }
