@@ -590,3 +590,48 @@ proptest! {
         Input::new(layout, at_end, seed).check(&window);
     }
 }
+
+/// Rows of every other 1- or 2-byte element, forwards and backwards (the
+/// SSE2 kernel's 32-byte steps and its element-by-element rest), flush
+/// against either guard page: each row's first and last elements are the
+/// array's first and last bytes, for every row length around the steps'
+/// sizes, one row and several.
+#[test]
+fn every_other_narrow_element_stays_inside_the_rows() {
+    for itemsize in [1, 2] {
+        for n in 1..=70usize {
+            for rows in [1usize, 3] {
+                let shape = [rows, 2 * n - 1];
+                for neg in [[false, false], [false, true], [true, true]] {
+                    for at_end in [false, true] {
+                        let layout = Layout {
+                            itemsize,
+                            shape: &shape,
+                            order: &[0, 1],
+                            neg: &neg,
+                            pad: &[1, 1],
+                        };
+                        let input = Input::new(layout, at_end, n as u64);
+                        let last = 2 * n as isize - 2;
+                        for step in [2, -2] {
+                            let cols = if step > 0 {
+                                Slice {
+                                    start: 0,
+                                    stop: last + 1,
+                                    step,
+                                }
+                            } else {
+                                Slice {
+                                    start: last,
+                                    stop: -1,
+                                    step,
+                                }
+                            };
+                            input.check(&[up(0, rows), cols]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -417,7 +417,9 @@ unsafe fn gather(
         // that form slower than the plain loop (measured through
         // `ezalloc.crop`: one channel of an RGB uint8 image 0.61 ms against
         // 0.36 ms plain; uint8 steps of 2 and 4 likewise). Chosen once for
-        // all rows.
+        // all rows. On x86_64, rows of more than 16 elements of 1 or 2
+        // bytes with a step of 2 or -2 do not come here: see
+        // [`every_other_sse2`].
         let step = match stride / size {
             2 if stride == 2 * size && size > 1 => 2,
             3 if stride == 3 * size && size > 2 => 3,
@@ -484,6 +486,12 @@ unsafe fn gather(
         }
     }
     let (steps, len) = ([row_step, stride], [rows, n]);
+    #[cfg(target_arch = "x86_64")]
+    if itemsize <= 2 && stride.unsigned_abs() == 2 * itemsize && n > 16 {
+        // SAFETY: the caller's guarantee, for elements of 1 or 2 bytes two
+        // elements apart.
+        return unsafe { every_other_sse2(itemsize, src, steps, dst, dst_row, len) };
+    }
     // SAFETY: the caller's guarantee, with the element size of each type.
     unsafe {
         match itemsize {
@@ -520,6 +528,109 @@ unsafe fn gather(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Rows of every other element of 1- or 2-byte elements (a step of 2 or
+/// -2: a reversed or stepped crop of uint8 or uint16 data, one channel of
+/// two), with SSE2: each step loads 32 input bytes, keeps every other
+/// element (a mask or shift, then a saturating pack, exact on values
+/// widened from 8 or 16 bits) and stores 16 output bytes; backwards, the
+/// elements are put back in reverse order. x86_64's baseline has no byte
+/// shuffle, so the compiler's form of these loops is a scalar one (uint16
+/// `v[::-2]` ran at numpy's speed, 1.0x).
+///
+/// No byte outside a row is read: a step covers 32 bytes from its first
+/// element (forwards) or up to its first element's last byte (backwards),
+/// and is taken only while one more element lies beyond those 32 bytes; the
+/// rest of the row is copied element by element.
+///
+/// # Safety
+/// `itemsize` is 1 or 2, `stride` is `2 * itemsize` or its negative; the
+/// rows' elements are readable and `dst` writable for `rows` rows of `n`
+/// elements `dst_row` bytes apart; they do not overlap.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+unsafe fn every_other_sse2(
+    itemsize: usize,
+    src: *const u8,
+    [row_step, stride]: [isize; 2],
+    dst: *mut u8,
+    dst_row: usize,
+    [rows, n]: [usize; 2],
+) {
+    use std::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_loadu_si128, _mm_packs_epi32, _mm_packus_epi16, _mm_set1_epi16,
+        _mm_shuffle_epi32, _mm_shufflehi_epi16, _mm_shufflelo_epi16, _mm_slli_epi32,
+        _mm_srai_epi32, _mm_srli_epi16, _mm_storeu_si128,
+    };
+    let per = 16 / itemsize; // elements per step: 16 or 8
+    let backwards = stride < 0;
+    // Reverses the eight 16-bit lanes of `v`.
+    let reverse16 = |v: __m128i| {
+        _mm_shuffle_epi32::<0x4e>(_mm_shufflehi_epi16::<0x1b>(_mm_shufflelo_epi16::<0x1b>(v)))
+    };
+    for r in 0..rows {
+        let row = src.wrapping_offset(r as isize * row_step);
+        let out = dst.wrapping_add(r * dst_row);
+        let mut i = 0;
+        while i + per < n {
+            // The step's 32 bytes: from element i forwards, or ending with
+            // element i's last byte backwards (elements i .. i + per - 1 lie
+            // in them; element i + per, beyond them, is in the row).
+            let at = row.wrapping_offset(i as isize * stride);
+            let first = if backwards {
+                at.wrapping_add(itemsize).wrapping_sub(32)
+            } else {
+                at
+            };
+            // SAFETY: the 32 bytes lie between elements i and i + per of
+            // this row, readable (the caller's guarantee); unaligned loads.
+            let (lo, hi) = unsafe {
+                (
+                    _mm_loadu_si128(first.cast()),
+                    _mm_loadu_si128(first.wrapping_add(16).cast()),
+                )
+            };
+            let v = match (itemsize, backwards) {
+                // Even bytes (the low byte of each 16-bit lane).
+                (1, false) => {
+                    let m = _mm_set1_epi16(0xff);
+                    _mm_packus_epi16(_mm_and_si128(lo, m), _mm_and_si128(hi, m))
+                }
+                // Odd bytes, highest address first.
+                (1, true) => _mm_packus_epi16(
+                    reverse16(_mm_srli_epi16::<8>(hi)),
+                    reverse16(_mm_srli_epi16::<8>(lo)),
+                ),
+                // Even 16-bit lanes (the low half of each 32-bit lane),
+                // sign-extended so that the signed pack keeps them.
+                (_, false) => _mm_packs_epi32(
+                    _mm_srai_epi32::<16>(_mm_slli_epi32::<16>(lo)),
+                    _mm_srai_epi32::<16>(_mm_slli_epi32::<16>(hi)),
+                ),
+                // Odd 16-bit lanes, highest address first.
+                (_, true) => _mm_packs_epi32(
+                    _mm_shuffle_epi32::<0x1b>(_mm_srai_epi32::<16>(hi)),
+                    _mm_shuffle_epi32::<0x1b>(_mm_srai_epi32::<16>(lo)),
+                ),
+            };
+            // SAFETY: output elements i .. i + per of this row are writable
+            // (the caller's guarantee); unaligned store.
+            unsafe { _mm_storeu_si128(out.wrapping_add(i * itemsize).cast(), v) };
+            i += per;
+        }
+        for k in i..n {
+            // SAFETY: element k of this row is readable and writable
+            // (the caller's guarantee), `itemsize` bytes.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    row.wrapping_offset(k as isize * stride),
+                    out.wrapping_add(k * itemsize),
+                    itemsize,
+                )
+            };
         }
     }
 }
@@ -1118,7 +1229,7 @@ mod tests {
             .collect();
         for itemsize in 1..=17usize {
             for step in [-4isize, -3, -2, -1, 2, 3, 4] {
-                for n in [0usize, 1, 2, 7, 40] {
+                for n in [0usize, 1, 2, 7, 16, 17, 18, 33, 40] {
                     for rows in [1usize, 3] {
                         let len = 4 * 41;
                         let stride = (len * itemsize) as isize;
