@@ -94,14 +94,14 @@ impl Drop for Guarded {
 /// Runs `f` once under each set of kernels the CPU offers: its own (AVX
 /// where present), then x86_64's baseline alone. The choice is one for the
 /// whole process, and the tests of this file run on parallel threads, so
-/// they take turns; the CPU's own set is restored afterwards, also when `f`
-/// panics.
+/// they take turns; the default (the baseline: see `nd::simd`) is restored
+/// afterwards, also when `f` panics.
 fn for_each_kernel_set(mut f: impl FnMut(&'static str)) {
     static TURN: Mutex<()> = Mutex::new(());
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
-            nd::simd::restrict_to_baseline(false);
+            nd::simd::restrict_to_baseline(true);
         }
     }
     // A test that failed holding the lock poisons it; the others still run.

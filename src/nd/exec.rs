@@ -22,12 +22,13 @@ const LINE: usize = 64;
 
 /// An input span beyond which a tiled copy reads mostly from memory, not
 /// from the caches (2 MiB of L2 per core on the machine this is developed
-/// on). There the AVX blocks of 8- and 16-byte elements measured faster
-/// than the typed loop (a float64 5000 x 5000 Fortran window 4.1-4.2x
-/// numpy against 3.5x; a complex128 1000 x 1000 Fortran matrix 1.24x the
-/// typed loop's speed), and slower below it (a float64 193 x 275 Fortran
-/// matrix 0.80x numpy against 1.18x; a complex128 window of 73 KiB 0.67x
-/// the typed loop's speed): tiles use them only from here on.
+/// on). On the first machine it was tuned on, the AVX blocks of 8- and
+/// 16-byte elements measured faster than the typed loop from here on (a
+/// float64 5000 x 5000 Fortran window 4.1-4.2x numpy against 3.5x) and
+/// slower below (a float64 193 x 275 Fortran matrix 0.80x numpy against
+/// 1.18x), so they are used only from here on, when turned on (they are
+/// off by default: see `simd`). Short tile rows gather from here on
+/// ([`FAR_SHORT_ROW`]).
 const FAR_BYTES: usize = 4 << 20;
 
 /// The longest tile rows (bytes) that are not worth tiling from a far
@@ -763,8 +764,9 @@ unsafe fn tiled(
                 if matches!(itemsize, 1 | 2 | 4) {
                     return transpose_sse2(itemsize, src, strides, dst, dst_row, len);
                 }
-                // 8- and 16-byte elements from cached input are faster by
-                // the typed loop (see FAR_BYTES).
+                // 8- and 16-byte elements: the typed loop, unless the AVX
+                // kernels are turned on (see simd), and then only for far
+                // inputs (see FAR_BYTES).
                 if far && simd::avx() {
                     return simd::transpose_avx(itemsize, src, strides, dst, dst_row, len);
                 }
@@ -1157,14 +1159,13 @@ mod tests {
 
     #[test]
     fn fortran_matrices_of_every_tiled_size_copy_exactly() {
-        // With the CPU's vector extensions, then with x86_64's baseline
-        // only (both when the CPU has AVX).
+        // With the AVX kernels where the CPU has AVX, then with x86_64's
+        // baseline only, the default (see nd::simd).
         let has_avx = crate::nd::simd::restrict_to_baseline(false);
         fortran_matrices_copy_exactly();
         if has_avx {
             crate::nd::simd::restrict_to_baseline(true);
             fortran_matrices_copy_exactly();
-            crate::nd::simd::restrict_to_baseline(false);
         }
     }
 

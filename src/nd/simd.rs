@@ -1,16 +1,26 @@
 //! Kernels that use vector extensions beyond x86_64's baseline (SSE2),
-//! chosen at run time: the CPU is asked once (CPUID, through
-//! `is_x86_feature_detected!`), and CPUs without them take the baseline
-//! kernels of `exec`.
+//! for CPUs that have them: the CPU is asked at run time (CPUID, through
+//! `is_x86_feature_detected!`); otherwise the baseline kernels of `exec`
+//! run.
+//!
+//! The AVX transpose is not used by default: on the Xeon with AVX-512 FP16
+//! that the library is now tuned on, it was slower than the baseline's
+//! typed loop on every far tile of 8- and 16-byte elements measured, in
+//! one process, in turn (a float64 5000 x 5000 Fortran window 0.79x numpy
+//! on one thread against 0.97x, a complex128 1500 x 1500 Fortran matrix
+//! 0.67x against 1.03x, a float64 transpose with steps of -1 and -3 0.44x
+//! against 0.91x), where the machine it was first measured on found it
+//! 1.08-1.27x faster (`bench/dispatch.rs`). [`restrict_to_baseline`]
+//! turns it on, for the tests of both paths and that benchmark.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-const UNKNOWN: u8 = 0;
 const BASELINE: u8 = 1;
 const AVX: u8 = 2;
 
-/// What the kernels may use: [`UNKNOWN`] until first asked.
-static LEVEL: AtomicU8 = AtomicU8::new(UNKNOWN);
+/// What the kernels may use: the baseline unless [`restrict_to_baseline`]
+/// turned AVX on.
+static LEVEL: AtomicU8 = AtomicU8::new(BASELINE);
 
 /// Whether the CPU and the operating system support AVX.
 fn detect() -> bool {
@@ -24,26 +34,19 @@ fn detect() -> bool {
     }
 }
 
-/// Whether the kernels may use AVX: the CPU has it, unless
-/// [`restrict_to_baseline`] said otherwise.
+/// Whether the kernels may use AVX: only once [`restrict_to_baseline`]
+/// turned it on (see the module's documentation), on a CPU that has it.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn avx() -> bool {
-    match LEVEL.load(Ordering::Relaxed) {
-        AVX => true,
-        BASELINE => false,
-        _ => {
-            let on = detect();
-            LEVEL.store(if on { AVX } else { BASELINE }, Ordering::Relaxed);
-            on
-        }
-    }
+    LEVEL.load(Ordering::Relaxed) == AVX
 }
 
 /// Test and benchmark hook, not part of the library's interface: with
-/// `baseline`, every kernel keeps to x86_64's baseline (SSE2), as on a CPU
-/// without AVX; without, kernels use what the CPU has. Returns whether the
-/// CPU has AVX. The results are the same either way.
+/// `baseline`, every kernel keeps to x86_64's baseline (SSE2), as by
+/// default and on a CPU without AVX; without, the AVX kernels are used
+/// where the CPU has AVX. Returns whether the CPU has AVX. The results are
+/// the same either way.
 #[doc(hidden)]
 pub fn restrict_to_baseline(baseline: bool) -> bool {
     let has = detect();
