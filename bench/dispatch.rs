@@ -1,6 +1,6 @@
 //! The runtime CPU dispatch, measured: each transposed copy timed with the
 //! kernels the CPU allows (AVX where present) and with x86_64's baseline
-//! only (`simd::restrict_to_baseline`), in turn, in this one process; best
+//! only (`simd::use_avx`), in turn, in this one process; best
 //! of many rounds. `make bench` runs it (`cargo bench --bench dispatch`).
 
 use std::hint::black_box;
@@ -76,7 +76,7 @@ fn main() {
             window: whole(3000, 3000),
         },
     ];
-    let has_avx = simd::restrict_to_baseline(false);
+    let has_avx = simd::use_avx(true);
     println!(
         "runtime dispatch: transposed copies (ezalloc::nd::crop), the CPU's kernels against x86_64's baseline"
     );
@@ -99,12 +99,12 @@ fn main() {
         let calls = (4 << 20) / len + 1;
         let (mut fast, mut base) = (f64::MAX, f64::MAX);
         for _ in 0..5 {
-            simd::restrict_to_baseline(false);
+            simd::use_avx(true);
             fast = fast.min(best(&call, 20, calls));
-            simd::restrict_to_baseline(true);
+            simd::use_avx(false);
             base = base.min(best(&call, 20, calls));
         }
-        simd::restrict_to_baseline(false);
+        simd::use_avx(true);
         println!(
             "  {:<48} {:9.1} us with the CPU's kernels  {:9.1} us baseline  {:5.2}x",
             case.label,

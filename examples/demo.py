@@ -306,7 +306,7 @@ def threads_demo():
     import ezalloc
     heading("Part 4. The threads that large copies use")
     say("""
-        Copies whose result is 128 KiB or more are split between several
+        Copies whose result is 96 KiB or more are split between several
         threads (the calling thread and the library's helper threads, which
         are started by the first copy of 1 MiB or more, or by copies that
         follow each other closely, kept for the next one and gone after

@@ -27,9 +27,9 @@ extern "C" {
  * An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
  * Nothing is printed.
  *
- * Outputs of 128 KiB or more are copied by up to ezalloc_get_threads()
+ * Outputs of 96 KiB or more are copied by up to ezalloc_get_threads()
  * threads: the calling thread and helper pthreads of a pool, started on
- * the first copy of 1 MiB or more (or of 128 KiB or more within 50 us of
+ * the first copy of 1 MiB or more (or of 96 KiB or more within 50 us of
  * another) with every signal blocked, kept for the next one,
  * gone after 200 ms idle, after ezalloc_set_threads(1), and when the
  * library is unloaded; no helper reads the input or writes the output

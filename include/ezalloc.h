@@ -42,8 +42,9 @@ void alloc(int ni, int **veco, int *n);
  * `n >= 1` sets it (values above 64 count as 64); `n == 0` returns to the
  * default, fixed when the library was loaded: `EZALLOC_THREADS` if it was
  * a positive integer (at most 64), else the CPUs available to the process
- * (affinity mask and cgroup CPU quota; at most 8). Outputs under 128 KiB
- * are always copied by the calling thread alone. When the setting becomes
+ * (affinity mask and cgroup CPU quota; at most 8). Outputs under 96 KiB
+ * are always copied by the calling thread alone, except strided ones that
+ * read many times their size (see docs/threading.md). When the setting becomes
  * 1, the helper threads of earlier large copies are joined before this
  * returns.
  *

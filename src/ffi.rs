@@ -175,9 +175,9 @@ pub unsafe extern "C" fn alloc(ni: c_int, veco: *mut *mut c_int, n: *mut c_int) 
 /// An empty window gives `malloc(0)`'s block and reads nothing from `arr_in`.
 /// Nothing is printed.
 ///
-/// Outputs of 128 KiB or more are copied by up to ezalloc_get_threads()
+/// Outputs of 96 KiB or more are copied by up to ezalloc_get_threads()
 /// threads: the calling thread and helper pthreads of a pool, started on
-/// the first copy of 1 MiB or more (or of 128 KiB or more within 50 us of
+/// the first copy of 1 MiB or more (or of 96 KiB or more within 50 us of
 /// another) with every signal blocked, kept for the next one,
 /// gone after 200 ms idle, after ezalloc_set_threads(1), and when the
 /// library is unloaded; no helper reads the input or writes the output
@@ -279,8 +279,9 @@ pub unsafe extern "C" fn crop(
 /// `n >= 1` sets it (values above 64 count as 64); `n == 0` returns to the
 /// default, fixed when the library was loaded: `EZALLOC_THREADS` if it was
 /// a positive integer (at most 64), else the CPUs available to the process
-/// (affinity mask and cgroup CPU quota; at most 8). Outputs under 128 KiB
-/// are always copied by the calling thread alone. When the setting becomes
+/// (affinity mask and cgroup CPU quota; at most 8). Outputs under 96 KiB
+/// are always copied by the calling thread alone, except strided ones that
+/// read many times their size (see docs/threading.md). When the setting becomes
 /// 1, the helper threads of earlier large copies are joined before this
 /// returns.
 ///

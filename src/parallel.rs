@@ -51,12 +51,15 @@ use libc::{c_int, c_void};
 
 use crate::Error;
 
-/// Outputs smaller than this are copied on the calling thread alone.
-/// Measured through `ezalloc.crop` (a float32 window against numpy, calls
-/// back to back, as `make bench` times them): with two threads 128 KiB
-/// 1.30x, 192 KiB 1.30x-1.41x, 256 KiB 1.42x-1.48x, against 1.04x-1.08x on
-/// one; 96 KiB 1.08x-1.10x either way.
-pub const PARALLEL_MIN_BYTES: usize = 128 << 10;
+/// Copies smaller than this (output bytes, or a strided copy's cost: see
+/// `cost_bytes` in `nd::exec`) are made on the calling thread alone.
+/// Measured through `ezalloc.crop` (a float32 window, calls back to back,
+/// as `make bench` times them), one thread against two: on an Intel Xeon,
+/// 128 KiB 1.04x-1.08x numpy against 1.30x, 96 KiB 1.08x-1.10x either way;
+/// on an AMD EPYC, 64 KiB 1.61 us against 1.51 us, 96 KiB 2.25 us against
+/// 1.86 us, and a 1-D uint8 run of 64 KiB 1.59-1.60 us against 1.77-1.84
+/// (in the sweep of `make bench`), of 96 KiB 2.18-2.23 against 2.00-2.08.
+pub const PARALLEL_MIN_BYTES: usize = 96 << 10;
 
 /// Outputs from this size on wake helpers that sleep. A smaller copy uses
 /// only helpers that are awake (watching for the next job, see

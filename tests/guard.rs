@@ -101,16 +101,16 @@ fn for_each_kernel_set(mut f: impl FnMut(&'static str)) {
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
-            nd::simd::restrict_to_baseline(true);
+            nd::simd::use_avx(false);
         }
     }
     // A test that failed holding the lock poisons it; the others still run.
     let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let _restore = Restore;
-    let has_avx = nd::simd::restrict_to_baseline(false);
+    let has_avx = nd::simd::use_avx(true);
     f(if has_avx { "avx" } else { "baseline" });
     if has_avx {
-        nd::simd::restrict_to_baseline(true);
+        nd::simd::use_avx(false);
         f("baseline");
     }
 }

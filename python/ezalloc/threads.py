@@ -1,10 +1,11 @@
 """How many threads the library's large copies use, from Python.
 
-Outputs of 128 KiB or more are copied by up to get_threads() threads (the
+Outputs of 96 KiB or more are copied by up to get_threads() threads (the
 calling thread included: the others are the library's helpers, started by
-the first copy of 1 MiB or more, or by copies of 128 KiB or more that follow
-each other within 50 us, and gone after 200 ms idle); smaller ones always by
-the calling thread alone.
+the first copy of 1 MiB or more, or by copies of 96 KiB or more that follow
+each other within 50 us, and gone after 200 ms idle); smaller ones by the
+calling thread alone, except strided copies that read many times their
+output (a gather counts the input lines it reads, see docs/threading.md).
 The default is EZALLOC_THREADS when the library was loaded, else the CPUs
 available to the process (affinity and cgroup quota, at most 8).
 
@@ -43,14 +44,14 @@ MAX_THREADS = 64
 
 def get_threads():
     """The number of threads (the calling thread included) that a copy of
-    128 KiB or more uses, 1 to 64: the value given to set_threads(), else the
+    96 KiB or more uses, 1 to 64: the value given to set_threads(), else the
     default."""
     return _functions()[1]()
 
 
 def set_threads(n):
     """Sets the number of threads (the calling thread included) that copies
-    of 128 KiB or more use, for every thread of the process from the next call
+    of 96 KiB or more use, for every thread of the process from the next call
     on, and returns the previous setting.
 
     n >= 1 sets n, capped at MAX_THREADS (64): any larger n, however large,

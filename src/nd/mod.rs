@@ -354,13 +354,18 @@ pub unsafe fn copy_into<const N: usize>(
         return Err(Error::Inval);
     }
     let plan = exec::Plan::new(checked);
-    let threads = threads_for(checked.bytes);
+    let view = plan.view();
+    let cost = view.cost_bytes(checked.bytes);
     // SAFETY: `src + first` is the first element read; the caller guarantees
     // that every byte of the span is readable (the plan reads only inside
     // it); dst has the output's length.
     unsafe {
-        plan.view()
-            .run(src.wrapping_offset(checked.first), dst, threads)
+        view.run(
+            src.wrapping_offset(checked.first),
+            dst,
+            threads_for(cost),
+            cost,
+        )
     }
 }
 

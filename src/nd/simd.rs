@@ -10,16 +10,15 @@
 //! on one thread against 0.97x, a complex128 1500 x 1500 Fortran matrix
 //! 0.67x against 1.03x, a float64 transpose with steps of -1 and -3 0.44x
 //! against 0.91x), where the machine it was first measured on found it
-//! 1.08-1.27x faster (`bench/dispatch.rs`). [`restrict_to_baseline`]
-//! turns it on, for the tests of both paths and that benchmark.
+//! 1.08-1.27x faster (`bench/dispatch.rs`). [`use_avx`] turns it on, for the tests of both paths and that benchmark.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const BASELINE: u8 = 1;
 const AVX: u8 = 2;
 
-/// What the kernels may use: the baseline unless [`restrict_to_baseline`]
-/// turned AVX on.
+/// What the kernels may use: the baseline unless [`use_avx`] turned AVX
+/// on.
 static LEVEL: AtomicU8 = AtomicU8::new(BASELINE);
 
 /// Whether the CPU and the operating system support AVX.
@@ -34,23 +33,22 @@ fn detect() -> bool {
     }
 }
 
-/// Whether the kernels may use AVX: only once [`restrict_to_baseline`]
-/// turned it on (see the module's documentation), on a CPU that has it.
+/// Whether the kernels may use AVX: only once [`use_avx`] turned it on (see the module's documentation), on a CPU that has it.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn avx() -> bool {
     LEVEL.load(Ordering::Relaxed) == AVX
 }
 
-/// Test and benchmark hook, not part of the library's interface: with
-/// `baseline`, every kernel keeps to x86_64's baseline (SSE2), as by
-/// default and on a CPU without AVX; without, the AVX kernels are used
-/// where the CPU has AVX. Returns whether the CPU has AVX. The results are
-/// the same either way.
+/// Test and benchmark hook, not part of the library's interface: `on`
+/// lets the kernels use AVX where the CPU has it; `false` keeps every
+/// kernel to x86_64's baseline (SSE2), as by default and on a CPU without
+/// AVX. Returns whether the CPU has AVX. The results are the same either
+/// way.
 #[doc(hidden)]
-pub fn restrict_to_baseline(baseline: bool) -> bool {
+pub fn use_avx(on: bool) -> bool {
     let has = detect();
-    let level = if baseline || !has { BASELINE } else { AVX };
+    let level = if on && has { AVX } else { BASELINE };
     LEVEL.store(level, Ordering::Relaxed);
     has
 }
