@@ -91,26 +91,33 @@ impl Drop for Guarded {
     }
 }
 
-/// Runs `f` once under each set of kernels the CPU offers: its own (AVX
-/// where present), then x86_64's baseline alone. The choice is one for the
-/// whole process, and the tests of this file run on parallel threads, so
-/// they take turns; the default (the baseline: see `nd::simd`) is restored
-/// afterwards, also when `f` panics.
+/// Runs `f` once under each set of kernels the CPU offers: all of its own
+/// (SSSE3 and AVX where present), then x86_64's baseline alone. The choice
+/// is one for the whole process, and the tests of this file run on
+/// parallel threads, so they take turns; the default (SSSE3 where present,
+/// no AVX: see `nd::simd`) is restored afterwards, also when `f` panics.
 fn for_each_kernel_set(mut f: impl FnMut(&'static str)) {
     static TURN: Mutex<()> = Mutex::new(());
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
             nd::simd::use_avx(false);
+            nd::simd::use_ssse3(true);
         }
     }
     // A test that failed holding the lock poisons it; the others still run.
     let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let _restore = Restore;
     let has_avx = nd::simd::use_avx(true);
-    f(if has_avx { "avx" } else { "baseline" });
-    if has_avx {
+    let has_ssse3 = nd::simd::use_ssse3(true);
+    f(match (has_ssse3, has_avx) {
+        (_, true) => "ssse3+avx",
+        (true, false) => "ssse3",
+        (false, false) => "baseline",
+    });
+    if has_avx || has_ssse3 {
         nd::simd::use_avx(false);
+        nd::simd::use_ssse3(false);
         f("baseline");
     }
 }
@@ -322,7 +329,7 @@ proptest! {
         neg in prop::collection::vec(any::<bool>(), 3),
         pad in prop::collection::vec(prop_oneof![4 => Just(1usize), 1 => Just(2usize)], 3),
         cuts in prop::collection::vec(
-            (0usize..300, 0usize..300, prop::sample::select(vec![1isize, 1, 1, -1, -1, 2, -2, 3])),
+            (0usize..300, 0usize..300, prop::sample::select(vec![1isize, 1, 1, -1, -1, 2, -2, 3, -3, 4])),
             3,
         ),
         full in prop::collection::vec(any::<bool>(), 3),

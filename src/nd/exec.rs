@@ -536,6 +536,12 @@ unsafe fn gather(
     }
     let (steps, len) = ([row_step, stride], [rows, n]);
     #[cfg(target_arch = "x86_64")]
+    if itemsize == 1 && matches!(stride.unsigned_abs(), 3 | 4) && n > 16 && simd::ssse3() {
+        // SAFETY: the caller's guarantee, for bytes 3 or 4 apart; the CPU
+        // has SSSE3.
+        return unsafe { simd::channel_u8_ssse3(src, steps, dst, dst_row, len) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if itemsize <= 2 && stride.unsigned_abs() == 2 * itemsize && n > 16 {
         // SAFETY: the caller's guarantee, for elements of 1 or 2 bytes two
         // elements apart.
@@ -1374,17 +1380,29 @@ mod tests {
 
     #[test]
     fn strided_rows_of_every_element_size_and_step_copy_exactly() {
+        // With the SSSE3 kernel where the CPU has SSSE3 (the default), then
+        // with x86_64's baseline only.
+        let has_ssse3 = crate::nd::simd::use_ssse3(true);
+        strided_rows_copy_exactly();
+        if has_ssse3 {
+            crate::nd::simd::use_ssse3(false);
+            strided_rows_copy_exactly();
+            crate::nd::simd::use_ssse3(true);
+        }
+    }
+
+    fn strided_rows_copy_exactly() {
         // gather()'s loops: steps of -4 to 4 elements (fixed, backwards,
-        // reversed and plain forms), rows of 0 to 40 elements, 1 to 17-byte
+        // reversed and plain forms), rows of 0 to 70 elements, 1 to 17-byte
         // elements, one row and several (the last two axes at once).
-        let data: Vec<u8> = (0..17 * 4 * 41 * 3)
+        let data: Vec<u8> = (0..17 * 4 * 71 * 3)
             .map(|i| (i * 131 % 251) as u8)
             .collect();
         for itemsize in 1..=17usize {
             for step in [-4isize, -3, -2, -1, 2, 3, 4] {
-                for n in [0usize, 1, 2, 7, 16, 17, 18, 33, 40] {
+                for n in [0usize, 1, 2, 7, 16, 17, 18, 33, 40, 49, 64, 70] {
                     for rows in [1usize, 3] {
-                        let len = 4 * 41;
+                        let len = 4 * 71;
                         let stride = (len * itemsize) as isize;
                         let start = if step < 0 && n > 0 {
                             (n as isize - 1) * -step
