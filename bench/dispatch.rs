@@ -1,7 +1,7 @@
-//! The runtime CPU dispatch, measured: each transposed copy timed with the
-//! kernels the CPU allows (AVX where present) and with x86_64's baseline
-//! only (`simd::use_avx`), in turn, in this one process; best
-//! of many rounds. `make bench` runs it (`cargo bench --bench dispatch`).
+//! The runtime CPU dispatch, measured: each transposed copy and channel
+//! pick timed with the kernels the CPU allows (AVX and SSSE3 where
+//! present) and with x86_64's baseline only (`simd::use_avx`,
+//! `simd::use_ssse3`), in turn, in this one process; best of many rounds. `make bench` runs it (`cargo bench --bench dispatch`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -75,16 +75,34 @@ fn main() {
             strides: fortran(8, 3000),
             window: whole(3000, 3000),
         },
+        // One channel of pixels: the SSSE3 byte gather.
+        Case {
+            label: "uint8 1080x1920 RGB, one channel",
+            itemsize: 1,
+            shape: [1080, 1920],
+            strides: [5760, 3],
+            window: whole(1080, 1920),
+        },
+        Case {
+            label: "uint8 512x512 RGBA, one channel",
+            itemsize: 1,
+            shape: [512, 512],
+            strides: [2048, 4],
+            window: whole(512, 512),
+        },
     ];
     let has_avx = simd::use_avx(true);
+    let has_ssse3 = simd::use_ssse3(true);
     println!(
-        "runtime dispatch: transposed copies (ezalloc::nd::crop), the CPU's kernels against x86_64's baseline"
+        "runtime dispatch: transposed copies and channel picks (ezalloc::nd::crop), the CPU's kernels (AVX: {}, SSSE3: {}) against x86_64's baseline",
+        if has_avx { "yes" } else { "no" },
+        if has_ssse3 { "yes" } else { "no" }
     );
-    if !has_avx {
-        println!("  this CPU has no AVX: both columns are the baseline");
-    }
     for case in &cases {
-        let len = case.shape[0] * case.shape[1] * case.itemsize;
+        // The bytes the view spans (its strides are positive).
+        let len = (0..2).fold(case.itemsize, |n, k| {
+            n + (case.shape[k] - 1) * case.strides[k].unsigned_abs()
+        });
         let data: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
         let array = Array {
             data: &data,
@@ -100,11 +118,14 @@ fn main() {
         let (mut fast, mut base) = (f64::MAX, f64::MAX);
         for _ in 0..5 {
             simd::use_avx(true);
+            simd::use_ssse3(true);
             fast = fast.min(best(&call, 20, calls));
             simd::use_avx(false);
+            simd::use_ssse3(false);
             base = base.min(best(&call, 20, calls));
         }
         simd::use_avx(true);
+        simd::use_ssse3(true);
         println!(
             "  {:<48} {:9.1} us with the CPU's kernels  {:9.1} us baseline  {:5.2}x",
             case.label,
