@@ -302,9 +302,10 @@ def plots(results, thr, table):
     ax.set_ylabel("throughput (GB/s, output bytes / time)")
     ax.set_title(f"float32 window of a C array, {CORES} cores")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    # Below the axes: inside, it would hide the curves somewhere.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8)
     fig.tight_layout()
-    fig.savefig(OUT_DIR / "throughput.png", dpi=110)
+    fig.savefig(OUT_DIR / "throughput.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 5))
