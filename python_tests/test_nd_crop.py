@@ -18,6 +18,9 @@ DTYPES = [np.dtype(d) for d in (
     "?", "i1", "u1", "<i2", ">i2", "<u2", ">u4", "<i4", ">i8", "<u8", "<f2", ">f2",
     "<f4", ">f4", "<f8", ">f8", "g", "<c8", ">c16", "M8[ns]", ">M8[D]", "<m8[s]", ">m8[us]",
     "S1", "S5", "<U3", ">U2", "V1", "V7",
+    # Wider than a cache line (64 bytes): the copy's cost counts such an
+    # element as itself.
+    "S100", ">U17", "V65",
 )] + [
     np.dtype([("a", "<i4"), ("b", ">f8"), ("c", "S3")]),                       # packed
     np.dtype([("a", "u1"), ("b", "<f8")], align=True),                         # padded

@@ -277,7 +277,9 @@ impl View<'_> {
             Kernel::Gather => self.src[self.n - 1],
             Kernel::Tiled { j, .. } => self.src[j],
         };
-        let per_element = stride.unsigned_abs().clamp(self.itemsize, LINE);
+        // At least the element itself (a stride of 0 repeats one; an
+        // element wider than a line spans several).
+        let per_element = stride.unsigned_abs().min(LINE).max(self.itemsize);
         let read = (out_bytes / self.itemsize).saturating_mul(per_element);
         out_bytes / 2 + read / 2
     }
@@ -1191,6 +1193,20 @@ mod tests {
         );
         assert_eq!(p.src[p.n - 1], 72);
         assert_eq!(cost(&p, 8 * 100 * 23), (8 * 100 * 23 + 64 * 100 * 23) / 2);
+        // Elements wider than a line (and a stride of 0) cost themselves.
+        let p = plan(100, &[50], None, &[step(49, -1, -1)]);
+        assert_eq!((p.kernel, p.src[0]), (Kernel::Gather, -100));
+        assert_eq!(cost(&p, 5000), 5000);
+        let p = plan(
+            4,
+            &[10, 30],
+            Some(&[0, 4]),
+            &[Slice::range(0, 10), step(0, 30, 2)],
+        );
+        assert_eq!(cost(&p, 4 * 10 * 15), (4 * 10 * 15 + 8 * 10 * 15) / 2);
+        let p = plan(4, &[30, 10], Some(&[4, 0]), &full(&[30, 10]));
+        assert_eq!((p.kernel, p.src[p.n - 1]), (Kernel::Gather, 0));
+        assert_eq!(cost(&p, 4 * 300), 4 * 300);
         // A tile reads along axis j: a Fortran matrix costs its output.
         let p = plan(8, &[100, 200], Some(&[8, 800]), &full(&[100, 200]));
         assert!(matches!(p.kernel, Kernel::Tiled { j: 0, .. }));
