@@ -8,8 +8,9 @@ the named cases, and the plots.
    is checked against numpy's, then both are timed in turn, best of several
    rounds, so that both see the same load; the cases under 1.10x are then
    timed again, with more rounds (each side keeps its best time of all its
-   rounds). It prints the distribution of the ratios (numpy's time / ezalloc's: above 1 is faster than numpy) and
-   the ten slowest cases, with the key to reproduce each.
+   rounds). It prints the distribution of the ratios (numpy's time /
+   ezalloc's: above 1 is faster than numpy) and the ten slowest cases, with
+   the key to reproduce each.
 2. Throughput against output size, 4 KiB to 256 MiB (a float32 window of a
    C array, rows up to 16 KiB long): numpy, ezalloc.crop, and the
    machine's limit, a contiguous copy of as many bytes into fresh memory

@@ -1,7 +1,8 @@
 //! The runtime CPU dispatch, measured: each transposed copy and channel
 //! pick timed with the kernels the CPU allows (AVX and SSSE3 where
 //! present) and with x86_64's baseline only (`simd::use_avx`,
-//! `simd::use_ssse3`), in turn, in this one process; best of many rounds. `make bench` runs it (`cargo bench --bench dispatch`).
+//! `simd::use_ssse3`), in turn, in this one process; best of many rounds.
+//! `make bench` runs it (`cargo bench --bench dispatch`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -91,8 +92,9 @@ fn main() {
             window: whole(512, 512),
         },
     ];
-    let has_avx = simd::use_avx(true);
-    let has_ssse3 = simd::use_ssse3(true);
+    // Every extension the CPU has, or x86_64's baseline alone.
+    let cpu_kernels = |on: bool| (simd::use_avx(on), simd::use_ssse3(on));
+    let (has_avx, has_ssse3) = cpu_kernels(true);
     println!(
         "runtime dispatch: transposed copies and channel picks (ezalloc::nd::crop), the CPU's kernels (AVX: {}, SSSE3: {}) against x86_64's baseline",
         if has_avx { "yes" } else { "no" },
@@ -117,15 +119,11 @@ fn main() {
         let calls = (4 << 20) / len + 1;
         let (mut fast, mut base) = (f64::MAX, f64::MAX);
         for _ in 0..5 {
-            simd::use_avx(true);
-            simd::use_ssse3(true);
+            cpu_kernels(true);
             fast = fast.min(best(&call, 20, calls));
-            simd::use_avx(false);
-            simd::use_ssse3(false);
+            cpu_kernels(false);
             base = base.min(best(&call, 20, calls));
         }
-        simd::use_avx(true);
-        simd::use_ssse3(true);
         println!(
             "  {:<48} {:9.1} us with the CPU's kernels  {:9.1} us baseline  {:5.2}x",
             case.label,

@@ -19,7 +19,8 @@
 //! on one thread against 0.97x, a complex128 1500 x 1500 Fortran matrix
 //! 0.67x against 1.03x, a float64 transpose with steps of -1 and -3 0.44x
 //! against 0.91x), where the machine it was first measured on found it
-//! 1.08-1.27x faster (`bench/dispatch.rs`). [`use_avx`] turns it on, for the tests of both paths and that benchmark.
+//! 1.08-1.27x faster (`bench/dispatch.rs`). [`use_avx`] turns it on, for
+//! the tests of both paths and that benchmark.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -30,28 +31,32 @@ const AVX: u8 = 2;
 /// on.
 static LEVEL: AtomicU8 = AtomicU8::new(BASELINE);
 
-/// Whether the CPU and the operating system support AVX.
-fn detect() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+/// Whether the CPU (and, for AVX, the operating system) supports the
+/// extension named `feature` (`"avx"`, `"ssse3"`); `false` on other
+/// architectures. `std` asks the CPU once and caches the answer.
+macro_rules! detect {
+    ($feature:tt) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!($feature)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }};
 }
 
 /// Whether the SSSE3 kernels may be used where the CPU has SSSE3 (the
 /// default); [`use_ssse3`] changes it, for the tests of both paths.
 static SSSE3_ALLOWED: AtomicBool = AtomicBool::new(true);
 
-/// Whether the kernels may use SSSE3: the CPU has it (asked once, then
-/// cached by `std`) and [`use_ssse3`] has not turned it off.
+/// Whether the kernels may use SSSE3: the CPU has it and [`use_ssse3`]
+/// has not turned it off.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn ssse3() -> bool {
-    SSSE3_ALLOWED.load(Ordering::Relaxed) && std::arch::is_x86_feature_detected!("ssse3")
+    SSSE3_ALLOWED.load(Ordering::Relaxed) && detect!("ssse3")
 }
 
 /// Test and benchmark hook, not part of the library's interface: `on`
@@ -61,14 +66,7 @@ pub(super) fn ssse3() -> bool {
 #[doc(hidden)]
 pub fn use_ssse3(on: bool) -> bool {
     SSSE3_ALLOWED.store(on, Ordering::Relaxed);
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("ssse3")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    detect!("ssse3")
 }
 
 /// The `pshufb` control that takes output byte `m` (0..16) of a step from
@@ -177,7 +175,8 @@ pub(super) unsafe fn channel_u8_ssse3(
     }
 }
 
-/// Whether the kernels may use AVX: only once [`use_avx`] turned it on (see the module's documentation), on a CPU that has it.
+/// Whether the kernels may use AVX: only once [`use_avx`] turned it on
+/// (see the module's documentation), on a CPU that has it.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn avx() -> bool {
@@ -191,7 +190,7 @@ pub(super) fn avx() -> bool {
 /// way.
 #[doc(hidden)]
 pub fn use_avx(on: bool) -> bool {
-    let has = detect();
+    let has = detect!("avx");
     let level = if on && has { AVX } else { BASELINE };
     LEVEL.store(level, Ordering::Relaxed);
     has
