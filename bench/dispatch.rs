@@ -1,6 +1,6 @@
-//! The runtime CPU dispatch, measured: each transposed copy and channel
-//! pick timed with the kernels the CPU allows (AVX and SSSE3 where
-//! present) and with x86_64's baseline only (`simd::use_avx`,
+//! The runtime CPU dispatch, measured: each row copy and channel pick
+//! timed with the kernels the CPU allows (AVX and SSSE3 where present) and
+//! with x86_64's baseline only (`memcpy` for the rows; `simd::use_avx`,
 //! `simd::use_ssse3`), in turn, in this one process; best of many rounds.
 //! `make bench` runs it (`cargo bench --bench dispatch`).
 
@@ -9,11 +9,12 @@ use std::time::Instant;
 
 use ezalloc::nd::{Array, Slice, crop, simd};
 
-/// One case: a C array of `shape` (elements of `itemsize` bytes) seen
-/// through `strides` (a transposed or Fortran-order view), and a window.
+/// One case: an array of `shape` (elements of `itemsize` bytes) with
+/// `strides`, its first element `offset` bytes into a vector, and a window.
 struct Case {
     label: &'static str,
     itemsize: usize,
+    offset: usize,
     shape: [usize; 2],
     strides: [isize; 2],
     window: [Slice; 2],
@@ -33,7 +34,6 @@ fn best(f: &dyn Fn(), rounds: usize, calls: usize) -> f64 {
 }
 
 fn main() {
-    let fortran = |itemsize: usize, rows: usize| [itemsize as isize, (rows * itemsize) as isize];
     let whole = |rows: usize, cols: usize| {
         [
             Slice::range(0, rows as isize),
@@ -41,45 +41,36 @@ fn main() {
         ]
     };
     let cases = [
+        // Contiguous runs: the AVX row copy from simd::AVX_RUN_MIN bytes.
         Case {
-            label: "complex128 86x126 transposed [1:79, 121:2:-2]",
-            itemsize: 16,
-            shape: [86, 126],
-            strides: [16, 1376],
-            window: [
-                Slice::range(1, 79),
-                Slice {
-                    start: 121,
-                    stop: 2,
-                    step: -2,
-                },
-            ],
+            label: "S12 (6513,)[1:], 76 KiB in one run",
+            itemsize: 12,
+            offset: 12,
+            shape: [1, 6512],
+            strides: [78156, 12],
+            window: whole(1, 6512),
         },
         Case {
-            label: "float64 193x275 Fortran",
-            itemsize: 8,
-            shape: [193, 275],
-            strides: fortran(8, 193),
-            window: whole(193, 275),
+            label: "uint8 RGB 1080p frame [90:990, 160:1760]",
+            itemsize: 1,
+            offset: 0,
+            shape: [1080, 5760],
+            strides: [5760, 1],
+            window: [Slice::range(90, 990), Slice::range(480, 5280)],
         },
         Case {
-            label: "complex128 1000x1000 Fortran",
-            itemsize: 16,
-            shape: [1000, 1000],
-            strides: fortran(16, 1000),
-            window: whole(1000, 1000),
-        },
-        Case {
-            label: "float64 3000x3000 Fortran",
-            itemsize: 8,
-            shape: [3000, 3000],
-            strides: fortran(8, 3000),
-            window: whole(3000, 3000),
+            label: "float32 (512, 4100)[:, 3:4099], 16 KiB rows",
+            itemsize: 4,
+            offset: 0,
+            shape: [512, 4100],
+            strides: [16400, 4],
+            window: [Slice::range(0, 512), Slice::range(3, 4099)],
         },
         // One channel of pixels: the SSSE3 byte gather.
         Case {
             label: "uint8 1080x1920 RGB, one channel",
             itemsize: 1,
+            offset: 0,
             shape: [1080, 1920],
             strides: [5760, 3],
             window: whole(1080, 1920),
@@ -87,6 +78,7 @@ fn main() {
         Case {
             label: "uint8 512x512 RGBA, one channel",
             itemsize: 1,
+            offset: 0,
             shape: [512, 512],
             strides: [2048, 4],
             window: whole(512, 512),
@@ -96,19 +88,19 @@ fn main() {
     let cpu_kernels = |on: bool| (simd::use_avx(on), simd::use_ssse3(on));
     let (has_avx, has_ssse3) = cpu_kernels(true);
     println!(
-        "runtime dispatch: transposed copies and channel picks (ezalloc::nd::crop), the CPU's kernels (AVX: {}, SSSE3: {}) against x86_64's baseline",
+        "runtime dispatch: row copies and channel picks (ezalloc::nd::crop), the CPU's kernels (AVX: {}, SSSE3: {}) against x86_64's baseline",
         if has_avx { "yes" } else { "no" },
         if has_ssse3 { "yes" } else { "no" }
     );
     for case in &cases {
         // The bytes the view spans (its strides are positive).
-        let len = (0..2).fold(case.itemsize, |n, k| {
+        let len = (0..2).fold(case.offset + case.itemsize, |n, k| {
             n + (case.shape[k] - 1) * case.strides[k].unsigned_abs()
         });
         let data: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
         let array = Array {
             data: &data,
-            offset: 0,
+            offset: case.offset,
             itemsize: case.itemsize,
             shape: &case.shape,
             strides: Some(&case.strides),

@@ -6,8 +6,8 @@
 //! last byte right before the trailing one. A kernel that reads a single
 //! byte outside the array faults (SIGSEGV) instead of reading a neighbour's
 //! bytes unseen. Each crop is compared with the window read element by
-//! element, under every set of kernels the CPU offers: its own (AVX where
-//! present), then x86_64's baseline (SSE2) alone.
+//! element, under every set of kernels the CPU offers: its own (SSSE3 and
+//! AVX where present), then x86_64's baseline (SSE2) alone.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -94,14 +94,14 @@ impl Drop for Guarded {
 /// Runs `f` once under each set of kernels the CPU offers: all of its own
 /// (SSSE3 and AVX where present), then x86_64's baseline alone. The choice
 /// is one for the whole process, and the tests of this file run on
-/// parallel threads, so they take turns; the default (SSSE3 where present,
-/// no AVX: see `nd::simd`) is restored afterwards, also when `f` panics.
+/// parallel threads, so they take turns; the default (every extension the
+/// CPU has: see `nd::simd`) is restored afterwards, also when `f` panics.
 fn for_each_kernel_set(mut f: impl FnMut(&'static str)) {
     static TURN: Mutex<()> = Mutex::new(());
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
-            nd::simd::use_avx(false);
+            nd::simd::use_avx(true);
             nd::simd::use_ssse3(true);
         }
     }
@@ -374,9 +374,9 @@ struct Matrix {
     windows: Vec<[Slice; 2]>,
 }
 
-/// The matrices of `itemsize`-byte elements: inputs beyond 4 MiB, where 8-
-/// and 16-byte elements take the AVX blocks and the copy is shared among
-/// threads, and a small one. Odd counts of rows and columns leave edges
+/// The matrices of `itemsize`-byte elements: inputs beyond 4 MiB, where
+/// short tile rows gather and the copy is shared among threads, and a small
+/// one. Odd counts of rows and columns leave edges
 /// on every side of the blocks.
 fn matrices(itemsize: usize) -> Vec<Matrix> {
     const BOTH: &[[bool; 2]] = &[[false, false], [true, false], [false, true], [true, true]];
@@ -598,6 +598,35 @@ proptest! {
         window.push(slice_for(last, 0, last, if rev_last { -1 } else { 1 }));
         let layout = Layout { itemsize, shape: &shape, order: &order, neg: &neg[..ndim], pad: &pad[..ndim] };
         Input::new(layout, at_end, seed).check(&window);
+    }
+}
+
+/// Contiguous runs around the length from which they are copied with AVX
+/// (2 KiB, `simd::AVX_RUN_MIN`), and around its 128-byte steps, flush
+/// against either guard page, their first byte at every offset from a
+/// 32-byte boundary: the first run starts at the array's first byte and
+/// the last ends at its last byte.
+#[test]
+fn contiguous_runs_stay_inside_the_rows() {
+    let lengths = (2016..=2080).chain([2047 + 128, 2048 + 128, 4096 + 31, 4096 + 33]);
+    for n in lengths {
+        for rows in [1usize, 3] {
+            for lead in [0usize, 1, 5, 12, 31] {
+                // Rows of lead + n bytes, the window their last n.
+                let shape = [rows, lead + n];
+                for at_end in [false, true] {
+                    let layout = Layout {
+                        itemsize: 1,
+                        shape: &shape,
+                        order: &[0, 1],
+                        neg: &[false, false],
+                        pad: &[1, 1],
+                    };
+                    let input = Input::new(layout, at_end, (n + lead) as u64);
+                    input.check(&[up(0, rows), up(lead, lead + n)]);
+                }
+            }
+        }
     }
 }
 

@@ -22,13 +22,7 @@ const LINE: usize = 64;
 
 /// An input span beyond which a tiled copy reads mostly from memory, not
 /// from the caches (2 MiB of L2 per core on the machine this is developed
-/// on). On the first machine it was tuned on, the AVX blocks of 8- and
-/// 16-byte elements measured faster than the typed loop from here on (a
-/// float64 5000 x 5000 Fortran window 4.1-4.2x numpy against 3.5x) and
-/// slower below (a float64 193 x 275 Fortran matrix 0.80x numpy against
-/// 1.18x), so they are used only from here on, when turned on (they are
-/// off by default: see `simd`). Short tile rows gather from here on
-/// ([`FAR_SHORT_ROW`]).
+/// on). Short tile rows gather from here on ([`FAR_SHORT_ROW`]).
 const FAR_BYTES: usize = 4 << 20;
 
 /// The longest tile rows (bytes) that are not worth tiling from a far
@@ -87,8 +81,7 @@ enum Kernel {
     /// from one tile to the next.
     /// From a far input, short tile rows of 4-byte or wider elements
     /// gather instead (see [`FAR_SHORT_ROW`]).
-    /// `tile` is the tile's shape ([`tile_shape`]), computed once; `far`:
-    /// the input spans more than [`FAR_BYTES`].
+    /// `tile` is the tile's shape ([`tile_shape`]), computed once.
     ///
     /// The tile's other axis `b` is the innermost, or, when the innermost
     /// is short (a few elements, [`SHORT_INNER`] bytes at most), the
@@ -101,7 +94,6 @@ enum Kernel {
         j: usize,
         b: usize,
         tile: (usize, usize),
-        far: bool,
     },
 }
 
@@ -237,7 +229,6 @@ impl<const N: usize> Plan<N> {
                             j,
                             b,
                             tile: tile_shape(p.itemsize, p.len[b]),
-                            far,
                         }
                     }
                 }
@@ -358,7 +349,7 @@ impl View<'_> {
     unsafe fn walk(&self, axis: usize, src: *const u8, dst: *mut u8, len0: usize) {
         let len = |k: usize| if k == 0 { len0 } else { self.len[k] };
         let inner = self.n - 1;
-        if let Kernel::Tiled { j, b, tile, far } = self.kernel {
+        if let Kernel::Tiled { j, b, tile } = self.kernel {
             if axis == self.n {
                 // Every other axis is looped over: one block of j x b.
                 // SAFETY: the caller's guarantee covers the block.
@@ -371,7 +362,6 @@ impl View<'_> {
                         [self.dst[j], self.dst[b]],
                         [len(j), len(b)],
                         tile,
-                        far,
                     )
                 };
             }
@@ -386,7 +376,7 @@ impl View<'_> {
             unsafe {
                 match self.kernel {
                     Kernel::Gather => gather(self.itemsize, src, [0, s], dst, 0, [1, n]),
-                    _ => ptr::copy_nonoverlapping(src, dst, n * self.itemsize),
+                    _ => copy_runs(src, 0, dst, 0, [1, n * self.itemsize]),
                 }
             }
             return;
@@ -396,18 +386,12 @@ impl View<'_> {
             // value the loop needs in a local (the copy calls are opaque).
             let (n, s, item) = (len(inner), self.src[inner], self.itemsize);
             let (rows, from_step, to_step) = (len(axis), self.src[axis], self.dst[axis]);
-            let (mut from, mut to) = (src, dst);
             if self.kernel == Kernel::Run {
-                let bytes = n * item;
-                for _ in 0..rows {
-                    // SAFETY: this row is within the caller's sub-array.
-                    unsafe { ptr::copy_nonoverlapping(from, to, bytes) };
-                    from = from.wrapping_offset(from_step);
-                    to = to.wrapping_add(to_step);
-                }
+                // SAFETY: these rows are the caller's sub-array.
+                unsafe { copy_runs(src, from_step, dst, to_step, [rows, n * item]) };
             } else {
                 // SAFETY: these rows are the caller's sub-array.
-                unsafe { gather(item, from, [from_step, s], to, to_step, [rows, n]) };
+                unsafe { gather(item, src, [from_step, s], dst, to_step, [rows, n]) };
             }
             return;
         }
@@ -417,6 +401,48 @@ impl View<'_> {
             // SAFETY: element i of this axis is within the caller's sub-array.
             unsafe { self.walk(axis + 1, s, d, len0) };
         }
+    }
+}
+
+/// Copies `rows` runs of `bytes` bytes, `src_step` bytes apart in `src`
+/// and `dst_step` apart in `dst`: with [`simd::copy_avx`] from
+/// [`simd::AVX_RUN_MIN`] bytes where the CPU has AVX, else with `memcpy`.
+///
+/// `memcpy` (glibc 2.36's, on an AMD EPYC with AVX-512 and FSRM, which
+/// copies these sizes with `rep movsb`) was 5-25% slower than an AVX loop
+/// of aligned stores for runs of 2 KiB and more in a C loop, and far
+/// slower (10-40x) for some placements of its two ends: 256 KiB into a
+/// block reused from one call to the next took 90 us against 6.4 us.
+/// Measured in C, runs of 512 B to 256 KiB, source offsets 0, 3, 12 and 32
+/// bytes past a page, each into a fresh `malloc` block.
+///
+/// # Safety
+/// Each run is readable at `src + r * src_step` and writable at
+/// `dst + r * dst_step`; they do not overlap.
+#[inline(always)]
+unsafe fn copy_runs(
+    mut src: *const u8,
+    src_step: isize,
+    mut dst: *mut u8,
+    dst_step: usize,
+    [rows, bytes]: [usize; 2],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if bytes >= simd::AVX_RUN_MIN && simd::avx() {
+        for _ in 0..rows {
+            // SAFETY: this run is readable and writable (the caller's
+            // guarantee), at least 32 bytes long; the CPU has AVX.
+            unsafe { simd::copy_avx(src, dst, bytes) };
+            src = src.wrapping_offset(src_step);
+            dst = dst.wrapping_add(dst_step);
+        }
+        return;
+    }
+    for _ in 0..rows {
+        // SAFETY: this run is readable and writable (the caller's guarantee).
+        unsafe { ptr::copy_nonoverlapping(src, dst, bytes) };
+        src = src.wrapping_offset(src_step);
+        dst = dst.wrapping_add(dst_step);
     }
 }
 
@@ -773,7 +799,6 @@ unsafe fn tiled(
     [dst_row, dst_col]: [usize; 2],
     [la, lb]: [usize; 2],
     (rows, cols): (usize, usize),
-    far: bool,
 ) {
     /// One tile, dispatched on the element size.
     ///
@@ -787,22 +812,15 @@ unsafe fn tiled(
         dst: *mut u8,
         [dst_row, dst_col]: [usize; 2],
         len: [usize; 2],
-        far: bool,
     ) {
-        // SAFETY: the caller's guarantee, with the element size of each type
-        // (and AVX present where its kernel is called).
+        // SAFETY: the caller's guarantee, with the element size of each type.
         unsafe {
             #[cfg(target_arch = "x86_64")]
-            if strides[0].unsigned_abs() == itemsize && dst_col == itemsize {
-                if matches!(itemsize, 1 | 2 | 4) {
-                    return transpose_sse2(itemsize, src, strides, dst, dst_row, len);
-                }
-                // 8- and 16-byte elements: the typed loop, unless the AVX
-                // kernels are turned on (see simd), and then only for far
-                // inputs (see FAR_BYTES).
-                if far && simd::avx() {
-                    return simd::transpose_avx(itemsize, src, strides, dst, dst_row, len);
-                }
+            if strides[0].unsigned_abs() == itemsize
+                && dst_col == itemsize
+                && matches!(itemsize, 1 | 2 | 4)
+            {
+                return transpose_sse2(itemsize, src, strides, dst, dst_row, len);
             }
             block(itemsize, src, strides, dst, [dst_row, dst_col], len)
         }
@@ -815,7 +833,7 @@ unsafe fn tiled(
             let d = dst.wrapping_add(a0 * dst_row + b0 * dst_col);
             // SAFETY: the tile's elements are within the block (the caller's
             // guarantee).
-            unsafe { tile(itemsize, s, [sa, sb], d, [dst_row, dst_col], [ta, tb], far) };
+            unsafe { tile(itemsize, s, [sa, sb], d, [dst_row, dst_col], [ta, tb]) };
         }
     }
 }
@@ -1123,15 +1141,7 @@ mod tests {
         assert_eq!(p.kernel, Kernel::Gather);
         // The same rows of 2-byte elements (38 bytes): still tiled.
         let p = plan(2, &shape, Some(&fortran(2)), &w);
-        assert!(matches!(
-            p.kernel,
-            Kernel::Tiled {
-                j: 0,
-                b: 3,
-                far: true,
-                ..
-            }
-        ));
+        assert!(matches!(p.kernel, Kernel::Tiled { j: 0, b: 3, .. }));
         // Rows of 58 float64 (464 bytes) gather, of 64 (512) too, of 65
         // tile: every 32nd column of a Fortran 400 x 2100 matrix (a span of
         // 6 MB or more).
@@ -1146,15 +1156,11 @@ mod tests {
                 },
             ];
             let p = plan(8, &shape, Some(&[8, 3200]), &w);
-            assert_eq!(
-                matches!(p.kernel, Kernel::Tiled { far: true, .. }),
-                tiled,
-                "{cols}"
-            );
+            assert_eq!(matches!(p.kernel, Kernel::Tiled { .. }), tiled, "{cols}");
         }
         // A near input (under FAR_BYTES) tiles its short rows as before.
         let p = plan(4, &[58, 64], Some(&[4, 232]), &full(&[58, 64]));
-        assert!(matches!(p.kernel, Kernel::Tiled { far: false, .. }));
+        assert!(matches!(p.kernel, Kernel::Tiled { .. }));
     }
 
     #[test]
@@ -1248,20 +1254,9 @@ mod tests {
 
     #[test]
     fn fortran_matrices_of_every_tiled_size_copy_exactly() {
-        // With the AVX kernels where the CPU has AVX, then with x86_64's
-        // baseline only, the default (see nd::simd).
-        let has_avx = crate::nd::simd::use_avx(true);
-        fortran_matrices_copy_exactly();
-        if has_avx {
-            crate::nd::simd::use_avx(false);
-            fortran_matrices_copy_exactly();
-        }
-    }
-
-    fn fortran_matrices_copy_exactly() {
         // The SSE2 blocks (8 x 8 for 1- and 2-byte elements, 4 x 4 for
-        // 4-byte), the AVX ones (inputs beyond FAR_BYTES: 4 x 4 for 8-byte
-        // elements, 2 x 2 for 16-byte), forwards and backwards, and
+        // 4-byte), the typed tiles of 8- and 16-byte elements (also from an
+        // input beyond FAR_BYTES), forwards and backwards, and
         // their edges: shapes below, at and beyond a block, and beyond a
         // tile, against the element-by-element definition.
         let far = (FAR_BYTES / 8 / 600 + 3, 601);
@@ -1303,8 +1298,6 @@ mod tests {
                     let tiled = matches!(p.kernel, Kernel::Tiled { j: 0, .. });
                     let want = rows * itemsize > LINE && rows >= 8;
                     assert_eq!(tiled, want, "{itemsize} {rows}x{cols}");
-                    let far_plan = matches!(p.kernel, Kernel::Tiled { far: true, .. });
-                    assert_eq!(far_plan, (rows, cols) == far, "{itemsize} {rows}x{cols}");
                     let array = crate::nd::Array {
                         data: &data,
                         offset: if backwards { (rows - 1) * itemsize } else { 0 },

@@ -12,24 +12,16 @@
 //! against 5.9-7.4 ms (numpy 6.7-7.6 ms). [`use_ssse3`] turns it off, for
 //! the tests of both paths.
 //!
-//! The AVX transpose is not used by default: on the Xeon with AVX-512 FP16
-//! that the library is now tuned on, it was slower than the baseline's
-//! typed loop on every far tile of 8- and 16-byte elements measured, in
-//! one process, in turn (a float64 5000 x 5000 Fortran window 0.79x numpy
-//! on one thread against 0.97x, a complex128 1500 x 1500 Fortran matrix
-//! 0.67x against 1.03x, a float64 transpose with steps of -1 and -3 0.44x
-//! against 0.91x), where the machine it was first measured on found it
-//! 1.08-1.27x faster (`bench/dispatch.rs`). [`use_avx`] turns it on, for
-//! the tests of both paths and that benchmark.
+//! The AVX row copy (contiguous runs of 2 KiB or more, [`AVX_RUN_MIN`])
+//! is used wherever the CPU has AVX, in place of `memcpy`: see
+//! `exec::copy_runs` for what was measured. [`use_avx`] turns it off, for
+//! the tests of both paths and `bench/dispatch.rs`.
+//!
+//! An AVX transpose of 8- and 16-byte elements was tried and removed:
+//! against the typed loop it measured 1.08-1.27x on one machine, 0.44-0.97x
+//! on a second, and 0.87-1.14x (from run to run) on a third.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-
-const BASELINE: u8 = 1;
-const AVX: u8 = 2;
-
-/// What the kernels may use: the baseline unless [`use_avx`] turned AVX
-/// on.
-static LEVEL: AtomicU8 = AtomicU8::new(BASELINE);
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether the CPU (and, for AVX, the operating system) supports the
 /// extension named `feature` (`"avx"`, `"ssse3"`); `false` on other
@@ -175,96 +167,112 @@ pub(super) unsafe fn channel_u8_ssse3(
     }
 }
 
-/// Whether the kernels may use AVX: only once [`use_avx`] turned it on
-/// (see the module's documentation), on a CPU that has it.
+/// Whether the run copy may use AVX where the CPU has it (the default);
+/// [`use_avx`] changes it, for the tests of both paths.
+static AVX_ALLOWED: AtomicBool = AtomicBool::new(true);
+
+/// Whether the kernels may use AVX: the CPU (and the operating system) has
+/// it and [`use_avx`] has not turned it off.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn avx() -> bool {
-    LEVEL.load(Ordering::Relaxed) == AVX
+    AVX_ALLOWED.load(Ordering::Relaxed) && detect!("avx")
 }
 
 /// Test and benchmark hook, not part of the library's interface: `on`
-/// lets the kernels use AVX where the CPU has it; `false` keeps every
-/// kernel to x86_64's baseline (SSE2), as by default and on a CPU without
-/// AVX. Returns whether the CPU has AVX. The results are the same either
-/// way.
+/// (the default) lets the kernels use AVX where the CPU has it; `false`
+/// keeps them from it, as on a CPU without AVX. Returns whether the CPU has
+/// AVX. The results are the same either way.
 #[doc(hidden)]
 pub fn use_avx(on: bool) -> bool {
-    let has = detect!("avx");
-    let level = if on && has { AVX } else { BASELINE };
-    LEVEL.store(level, Ordering::Relaxed);
-    has
+    AVX_ALLOWED.store(on, Ordering::Relaxed);
+    detect!("avx")
 }
 
-/// A tile of 8- or 16-byte elements (of an input too large for the caches:
-/// see `FAR_BYTES` in `exec`) whose input is contiguous along its
-/// rows' axis (`a`, a stride of one element, forwards or backwards): 4 x 4
-/// blocks of 8-byte elements, or 2 x 2 of 16-byte ones, transposed in AVX
-/// registers; the edges element by element. Backwards, a block's input
-/// columns are loaded from their lowest address, its last row, so the rows
-/// come out in reverse order and are stored so.
+/// Runs of this many bytes or more are copied by [`copy_avx`] where the
+/// CPU has AVX; shorter ones by `memcpy`, whose own vector loop is as fast
+/// there.
+#[cfg(target_arch = "x86_64")]
+pub(super) const AVX_RUN_MIN: usize = 2048;
+
+/// Copies `n` bytes (at least 32) from `src` to `dst` with 32-byte AVX
+/// loads and stores: the first 32 bytes unaligned, then the rest with
+/// stores aligned to 32 bytes, four at a time, and the last 32 bytes
+/// unaligned (overlapping stores of the same bytes).
 ///
 /// # Safety
-/// The CPU supports AVX ([`avx`]); element `(a, b)` of the `ta` x `tb`
-/// tile is readable at `src + a * sa + b * sb` and writable at
-/// `dst + a * dst_row + b * itemsize`; `itemsize` is 8 or 16 and `sa` is
-/// plus or minus `itemsize`; input and output do not overlap.
+/// The CPU supports AVX ([`avx`]); `n >= 32`; `src` is readable and `dst`
+/// writable for `n` bytes; they do not overlap.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-pub(super) unsafe fn transpose_avx(
-    itemsize: usize,
-    src: *const u8,
-    [sa, sb]: [isize; 2],
-    dst: *mut u8,
-    dst_row: usize,
-    [ta, tb]: [usize; 2],
-) {
-    use std::arch::x86_64::{
-        __m256d, _mm256_loadu_pd, _mm256_permute2f128_pd, _mm256_storeu_pd, _mm256_unpackhi_pd,
-        _mm256_unpacklo_pd,
+pub(super) unsafe fn copy_avx(src: *const u8, dst: *mut u8, n: usize) {
+    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_store_si256, _mm256_storeu_si256};
+    const V: usize = 32;
+    let load = |at: usize| -> __m256i {
+        // SAFETY: bytes at .. at + 32 lie in the n bytes of src (every
+        // caller below keeps at + 32 <= n); unaligned load.
+        unsafe { _mm256_loadu_si256(src.add(at).cast()) }
     };
-    let k = 32 / itemsize; // 4 or 2
-    let (fa, fb) = (ta / k * k, tb / k * k);
-    let at = |a: usize, b: usize| src.wrapping_offset(a as isize * sa + b as isize * sb);
-    let to = |a: usize, b: usize| dst.wrapping_add(a * dst_row + b * itemsize);
-    let backwards = sa < 0;
-    for a in (0..fa).step_by(k) {
-        // The block's row held in lane i of its input columns: lane 0 is
-        // the lowest-addressed row, where the columns are loaded from.
-        let row = |i: usize| if backwards { a + k - 1 - i } else { a + i };
-        let first = row(0);
-        for b in (0..fb).step_by(k) {
-            let load = |j: usize| -> __m256d {
-                // SAFETY: column b + j of the block, k elements (32 bytes)
-                // from row `first`, its lowest address, lies in the tile
-                // (readable: the caller's guarantee); unaligned load; AVX is
-                // enabled for this function.
-                unsafe { _mm256_loadu_pd(at(first, b + j).cast()) }
-            };
-            let store = |i: usize, v: __m256d| {
-                // SAFETY: output row row(i) of the block, k elements from
-                // column b, lies in the tile (writable: the caller's
-                // guarantee); unaligned store; AVX is enabled here.
-                unsafe { _mm256_storeu_pd(to(row(i), b).cast(), v) }
-            };
-            if k == 4 {
-                let (c0, c1, c2, c3) = (load(0), load(1), load(2), load(3));
-                // t0 = (c0[0], c1[0], c0[2], c1[2]), t1 = (c0[1], c1[1], c0[3], c1[3]).
-                let (t0, t1) = (_mm256_unpacklo_pd(c0, c1), _mm256_unpackhi_pd(c0, c1));
-                let (t2, t3) = (_mm256_unpacklo_pd(c2, c3), _mm256_unpackhi_pd(c2, c3));
-                store(0, _mm256_permute2f128_pd::<0x20>(t0, t2));
-                store(1, _mm256_permute2f128_pd::<0x20>(t1, t3));
-                store(2, _mm256_permute2f128_pd::<0x31>(t0, t2));
-                store(3, _mm256_permute2f128_pd::<0x31>(t1, t3));
-            } else {
-                let (c0, c1) = (load(0), load(1));
-                store(0, _mm256_permute2f128_pd::<0x20>(c0, c1));
-                store(1, _mm256_permute2f128_pd::<0x31>(c0, c1));
+    // SAFETY: the first and the last 32 bytes of dst (n >= 32); unaligned.
+    unsafe {
+        _mm256_storeu_si256(dst.cast(), load(0));
+        _mm256_storeu_si256(dst.add(n - V).cast(), load(n - V));
+    }
+    // From the first 32-byte boundary of dst after its start.
+    let mut at = V - (dst as usize & (V - 1));
+    let store = |at: usize, v: __m256i| {
+        // SAFETY: bytes at .. at + 32 of dst, within its n bytes (at + 32
+        // <= n below), aligned to 32 bytes (at starts at dst's first
+        // boundary and moves by 32).
+        unsafe { _mm256_store_si256(dst.add(at).cast(), v) }
+    };
+    while at + 4 * V <= n {
+        let (a, b, c, d) = (load(at), load(at + V), load(at + 2 * V), load(at + 3 * V));
+        store(at, a);
+        store(at + V, b);
+        store(at + 2 * V, c);
+        store(at + 3 * V, d);
+        at += 4 * V;
+    }
+    while at + V <= n {
+        store(at, load(at));
+        at += V;
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_avx_copy_writes_exactly_its_bytes() {
+        if !detect!("avx") {
+            eprintln!("SKIPPED: this CPU has no AVX");
+            return;
+        }
+        let src: Vec<u8> = (0..1200).map(|i| (i * 131 % 251) as u8).collect();
+        let mut dst = vec![0u8; 1300];
+        // Every length from one vector to several 128-byte steps, from
+        // sources and to destinations at offsets of 0 to 33 bytes from the
+        // vectors' starts: the head before dst's first 32-byte boundary
+        // takes every length from 1 to 32.
+        for n in 32..=700 {
+            for (from, to) in [(0, 0), (1, 0), (0, 1), (12, 5), (31, 17), (32, 33)] {
+                dst.fill(0xee);
+                // SAFETY: n >= 32 bytes readable at src[from..] (from + n <=
+                // 732 < 1200) and writable at dst[to..] (to + n < 1300);
+                // two vectors, no overlap; the CPU has AVX.
+                unsafe { copy_avx(src[from..].as_ptr(), dst[to..].as_mut_ptr(), n) };
+                assert_eq!(&dst[to..to + n], &src[from..from + n], "{n} {from} {to}");
+                assert!(
+                    dst[..to].iter().all(|&b| b == 0xee),
+                    "before: {n} {from} {to}"
+                );
+                assert!(
+                    dst[to + n..].iter().all(|&b| b == 0xee),
+                    "after: {n} {from} {to}"
+                );
             }
         }
     }
-    // SAFETY: the tile's elements are readable at src + a * sa + b * sb and
-    // writable at dst + a * dst_row + b * itemsize (the caller's guarantee),
-    // of 8 or 16 bytes.
-    unsafe { super::exec::copy_edges(itemsize, src, [sa, sb], dst, dst_row, [fa, fb], [ta, tb]) };
 }
