@@ -353,7 +353,8 @@ pub unsafe fn copy_into<const N: usize>(
     if span_wraps(src, checked) {
         return Err(Error::Inval);
     }
-    let plan = exec::Plan::new(checked);
+    let mut plan = exec::Plan::empty();
+    plan.normalise(checked);
     let view = plan.view();
     let cost = view.cost_bytes(checked.bytes);
     // SAFETY: `src + first` is the first element read; the caller guarantees
