@@ -443,19 +443,20 @@ unsafe fn copy_runs(
     [rows, bytes]: [usize; 2],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if bytes >= simd::AVX_RUN_MIN && simd::avx() {
-        for _ in 0..rows {
-            // SAFETY: this run is readable and writable (the caller's
-            // guarantee), at least 32 bytes long; the CPU has AVX.
-            unsafe { simd::copy_avx(src, dst, bytes) };
-            src = src.wrapping_offset(src_step);
-            dst = dst.wrapping_add(dst_step);
-        }
-        return;
-    }
+    let avx = bytes >= simd::AVX_RUN_MIN && simd::avx();
     for _ in 0..rows {
-        // SAFETY: this run is readable and writable (the caller's guarantee).
-        unsafe { ptr::copy_nonoverlapping(src, dst, bytes) };
+        // SAFETY: this run is readable and writable (the caller's
+        // guarantee); copy_avx only with AVX, for runs of 32 bytes or more.
+        unsafe {
+            #[cfg(target_arch = "x86_64")]
+            if avx {
+                simd::copy_avx(src, dst, bytes);
+            } else {
+                ptr::copy_nonoverlapping(src, dst, bytes);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            ptr::copy_nonoverlapping(src, dst, bytes);
+        }
         src = src.wrapping_offset(src_step);
         dst = dst.wrapping_add(dst_step);
     }
