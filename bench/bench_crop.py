@@ -42,6 +42,9 @@ def best_once(call, reps):
     return best
 
 
+SMALL_PASSES = 3
+
+
 def alternating(f_np, f_ez, rounds=150, calls=300):
     """Best time per call of each of two short calls, over `rounds` rounds
     of `calls` calls of one then the other: many short rounds in turn, so
@@ -154,10 +157,18 @@ def main():
         ("float64 1-D, step 3", "[2:378:3] of 382 elements (1008 B out)",
          np.arange(382, dtype=np.float64), np.s_[2:378:3]),
     ]
-    print("small calls: best of 150 rounds of 300 calls, numpy's and ezalloc's in turn")
-    for label, what, a, key in small_cases:
-        assert np.array_equal(ezalloc.crop(a, key), a[key])
-        t_np, t_ez = alternating(lambda: a[key].copy(), lambda: ezalloc.crop(a, key))
+    print(f"small calls: best of {SMALL_PASSES} passes over the cases, each 150 rounds of 300 "
+          "calls, numpy's and ezalloc's in turn")
+    best = [(float("inf"), float("inf"))] * len(small_cases)
+    # Passes over all the cases, apart in time: on a shared host a call this
+    # short can run 1.5x slower for tens of milliseconds (the length of one
+    # case's rounds), and one such stretch should not decide a figure.
+    for _ in range(SMALL_PASSES):
+        for i, (_, _, a, key) in enumerate(small_cases):
+            assert np.array_equal(ezalloc.crop(a, key), a[key])
+            t_np, t_ez = alternating(lambda: a[key].copy(), lambda: ezalloc.crop(a, key))
+            best[i] = (min(best[i][0], t_np), min(best[i][1], t_ez))
+    for (label, what, _, _), (t_np, t_ez) in zip(small_cases, best):
         print(f"{label} {what}")
         print(f"  numpy a[key].copy()          {fmt_time(t_np)}")
         print(f"  ezalloc.crop(a, key)         {fmt_time(t_ez)}  {t_np / t_ez:5.2f}x numpy")
