@@ -23,7 +23,9 @@
 
 #define DIM 2100
 #define SIDE 2048 /* 16 MiB out: threaded */
+#define MEDIUM 400 /* 625 KiB out: threaded, but wakes no sleeping helper */
 #define ROUNDS 8
+#define MEDIUM_FORKS 40
 
 static int *input;
 static int stop;           /* atomic builtins: shared between threads */
@@ -102,6 +104,74 @@ static void *busy(void *arg)
     return NULL;
 }
 
+/* Medium crops, one every 100 us (apart enough not to count as a loop of
+ * copies, so no helper is started): each one holds the pool while it
+ * copies. */
+static void *busy_medium(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST)) {
+        struct timespec pause = {0, 100000};
+        if (!crop_ok(5, MEDIUM))
+            return (void *)1;
+        __atomic_add_fetch(&cropping_done, 1, __ATOMIC_SEQ_CST);
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+/* The child of a fork made while another thread makes medium crops, before
+ * the process made any large one: set_threads returns (within the alarm),
+ * and a large crop runs with the child's own helpers. */
+static void medium_child(void)
+{
+    int ok;
+    alarm(20); /* a hang is a failure (SIGALRM), not a stuck test */
+    ezalloc_set_threads(1);
+    ok = tasks() == 1;
+    ezalloc_set_threads(3);
+    ok = ok && crop_ok(1, SIDE) && tasks_after_crop == 3;
+    ezalloc_set_threads(1);
+    ok = ok && tasks_settled(1) == 1;
+    _exit(ok ? 0 : 1);
+}
+
+/* MEDIUM_FORKS forks during another thread's medium crops, in a process
+ * that has made no large crop yet (so no helper was ever started). */
+static void forks_during_medium_crops(void)
+{
+    pthread_t t;
+    void *result = (void *)1;
+    int round, bad = 0;
+
+    ezalloc_set_threads(3);
+    cropping_done = 0;
+    CHECK_INT(pthread_create(&t, NULL, busy_medium, NULL), 0);
+    for (round = 0; round < MEDIUM_FORKS; round++) {
+        struct timespec pause = {0, 200000 + 37000 * round};
+        int status = -1;
+        pid_t pid;
+        nanosleep(&pause, NULL);
+        pid = fork();
+        if (pid == 0)
+            medium_child();
+        if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+            !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            printf("fork %d during a medium crop: the child %s\n", round + 1,
+                   pid > 0 && WIFSIGNALED(status) ? "hung (killed by its alarm)" : "failed");
+            bad++;
+        }
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    CHECK_INT(pthread_join(t, &result), 0);
+    CHECK(result == NULL);
+    CHECK_INT(bad, 0);
+    printf("%d forks during %ld medium crops of another thread\n", MEDIUM_FORKS, cropping_done);
+    __atomic_store_n(&stop, 0, __ATOMIC_SEQ_CST);
+    cropping_done = 0;
+    ezalloc_set_threads(0);
+}
+
 int main(void)
 {
     pthread_t t;
@@ -126,6 +196,10 @@ int main(void)
         return check_report("test_fork");
     for (k = 0; k < (size_t)DIM * DIM; k++)
         input[k] = (int)(k * 7 + 1);
+
+    /* First, before any large crop of this process. */
+    if (rounds > 0)
+        forks_during_medium_crops();
 
     /* Plain fork, with the default setting and with a set one. */
     CHECK(crop_ok(0, SIDE));

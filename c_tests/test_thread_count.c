@@ -319,6 +319,10 @@ int main(int argc, char **argv)
     run_case(argv[0], "3", 0, 3);
     run_case(argv[0], "16", 0, 16);
     run_case(argv[0], "100", 0, 64);
+    /* Above 64, however large, is 64 (not the CPU default). */
+    run_case(argv[0], "18446744073709551615", 0, 64);
+    run_case(argv[0], "18446744073709551616", 0, 64);
+    run_case(argv[0], "99999999999999999999", 0, 64);
     run_case(argv[0], NULL, 1, 1);
     run_case(argv[0], "4", 1, 4);
     return check_report("test_thread_count");

@@ -171,6 +171,52 @@ def test_property_equals_numpy(case):
     check(a, key)
 
 
+ZERO_ITEMSIZE = [np.dtype("V0"), np.dtype([])]
+
+
+@st.composite
+def zero_itemsize_cases(draw):
+    """An array of a 0-byte dtype (nothing to copy: only the shape is
+    computed) and a key of any kind, negative steps included."""
+    dtype = draw(st.sampled_from(ZERO_ITEMSIZE))
+    shape = tuple(draw(st.lists(st.integers(0, 6), max_size=4)))
+    a = np.zeros(shape, dtype)
+    if draw(st.booleans()) and a.ndim:
+        a = a[tuple(slice(None, None, -1) for _ in shape)]
+    items = []
+    for d in a.shape[:draw(st.integers(0, a.ndim))] if draw(st.booleans()) else a.shape:
+        if d > 0 and draw(st.booleans()):
+            items.append(draw(st.integers(-d, d - 1)))
+        else:
+            bound = st.none() | st.integers(-d - 3, d + 3)
+            step = st.none() | st.integers(-5, 5).filter(bool)
+            items.append(slice(draw(bound), draw(bound), draw(step)))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(items)))
+        drop = draw(st.integers(0, len(items) - at))
+        items[at:at + drop] = [Ellipsis]
+    key = items[0] if len(items) == 1 and draw(st.booleans()) else tuple(items)
+    return a, key
+
+
+@settings(max_examples=2000)
+@given(zero_itemsize_cases())
+def test_zero_itemsize_shapes_equal_numpys(case):
+    a, key = case
+    want = expected(a, key)
+    got = ezalloc.crop(a, key)
+    assert got.shape == want.shape, (a.shape, key)
+    assert got.dtype == want.dtype and got.dtype.itemsize == 0
+
+
+@pytest.mark.parametrize("dtype", ZERO_ITEMSIZE, ids=str)
+@pytest.mark.parametrize("key", [np.s_[::-1], np.s_[:, ::-2], np.s_[::-1, 1], np.s_[2:0:-1],
+                                 np.s_[-1::-3, ::-1], np.s_[..., :-5:-1]], ids=repr)
+def test_zero_itemsize_negative_steps(dtype, key):
+    a = np.zeros((3, 4), dtype)
+    assert ezalloc.crop(a, key).shape == a[key].shape
+
+
 @pytest.mark.parametrize("key", [
     np.s_[:], np.s_[...], np.s_[()], np.s_[::-1], np.s_[-1], np.s_[1, ..., 2], np.s_[..., ::7],
     np.s_[-100:100], np.s_[100:-100:-1], np.s_[3:1], np.s_[2, 1:0], np.s_[np.int8(-2), np.uint64(1)],

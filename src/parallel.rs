@@ -12,11 +12,12 @@
 //! - **Unloading and exit.** A destructor in `.fini_array`, run by
 //!   `dlclose` and at exit, tells the helpers to leave and joins them: no
 //!   thread runs the library's code once it is unloaded.
-//! - **fork().** A handler registered with `pthread_atfork` (before the first
-//!   helper starts) resets the pool in the child, where the helpers do not
-//!   exist: the child starts its own when it needs them, also when the fork
-//!   happened while another thread of the parent was in the middle of a copy.
-//!   The pool holds no lock the child could inherit locked (atomics only).
+//! - **fork().** A handler registered with `pthread_atfork` (at load time,
+//!   and in any case before the pool is first taken) resets the pool in the
+//!   child, where the helpers do not exist: the child starts its own when it
+//!   needs them, also when the fork happened while another thread of the
+//!   parent was in the middle of a copy, large or medium. The pool holds no
+//!   lock the child could inherit locked (atomics only).
 //! - **Signals.** Helpers start with every blockable signal blocked (the
 //!   calling thread's mask is filled around `pthread_create` and restored),
 //!   so the host's handlers never run on them.
@@ -90,13 +91,26 @@ static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
 static SET_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// The default thread count for an `EZALLOC_THREADS` value and a CPU count:
-/// the variable when it is a positive integer (at most [`MAX_THREADS`]),
-/// else the CPUs (at most [`DEFAULT_MAX_THREADS`]); at least 1.
+/// the variable when it is a positive integer (at most [`MAX_THREADS`],
+/// however many digits it has), else the CPUs (at most
+/// [`DEFAULT_MAX_THREADS`]); at least 1.
 pub fn threads_setting(var: Option<&str>, cpus: usize) -> usize {
-    match var.and_then(|v| v.trim().parse::<usize>().ok()) {
-        Some(n) if n > 0 => n.min(MAX_THREADS),
-        _ => cpus.clamp(1, DEFAULT_MAX_THREADS),
+    match var.and_then(positive_integer) {
+        Some(n) => n.min(MAX_THREADS),
+        None => cpus.clamp(1, DEFAULT_MAX_THREADS),
     }
+}
+
+/// A decimal integer of at least 1 (an optional `+`, digits, blanks around
+/// it); one too large for `usize` is `usize::MAX`.
+fn positive_integer(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.parse::<usize>().unwrap_or(usize::MAX);
+    (n > 0).then_some(n)
 }
 
 /// Reads `EZALLOC_THREADS` and counts the CPUs; stores the default setting.
@@ -130,6 +144,9 @@ static INIT_AT_LOAD: extern "C" fn() = {
     extern "C" fn init_at_load() {
         init_default();
         find_tsan_annotations();
+        // Before any call can take the pool: a fork() while another thread
+        // holds it gives a child whose pool is reset.
+        fork_handler_registered();
     }
     init_at_load
 };
@@ -362,6 +379,30 @@ pub const IDLE_EXIT: std::time::Duration = std::time::Duration::from_millis(200)
 /// job before it sleeps: back-to-back copies (a frame loop) then find it
 /// awake (under 1 us to join, instead of about 10 us to wake).
 pub const SPIN_AFTER_JOB: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// A copy that starts within this many nanoseconds of the end of the last
+/// threaded one is in a loop of copies ([`WAKE_MIN_BYTES`]):
+/// [`SPIN_AFTER_JOB`], unless a test changed it.
+static LOOP_WINDOW_NS: AtomicU64 = AtomicU64::new(SPIN_AFTER_JOB.as_nanos() as u64);
+
+/// Sets the window of [`LOOP_WINDOW_NS`] and returns the previous one (test
+/// hook: a test decides with it whether the next copy is in a loop, instead
+/// of racing the clock).
+#[doc(hidden)]
+pub fn set_loop_window_for_tests(window: std::time::Duration) -> std::time::Duration {
+    let ns = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+    std::time::Duration::from_nanos(LOOP_WINDOW_NS.swap(ns, Ordering::Relaxed))
+}
+
+/// How many times a copy woke sleeping helpers (a `futex` wake on the
+/// epoch), for the tests.
+static WAKES: AtomicU64 = AtomicU64::new(0);
+
+/// The count of [`WAKES`] (test hook).
+#[doc(hidden)]
+pub fn wakes_for_tests() -> u64 {
+    WAKES.load(Ordering::Relaxed)
+}
 
 /// Whether a job's seats open within `limit` (watched, not slept on).
 fn seats_open_within(limit: std::time::Duration) -> bool {
@@ -617,6 +658,7 @@ extern "C" fn after_fork_in_child() {
     SLEEPERS.store(0, Ordering::Relaxed);
     JOB.store(ptr::null_mut(), Ordering::Relaxed);
     RETIRE.store(false, Ordering::Relaxed);
+    RETIRE_PENDING.store(false, Ordering::Relaxed);
     BUSY.store(false, Ordering::Release);
 }
 
@@ -636,7 +678,13 @@ fn fork_handler_registered() -> bool {
     }
 }
 
-/// Holds [`BUSY`]; releases it when dropped.
+/// Set by a [`retire`] that found the pool held by a copy and did not wait
+/// for it: the holder retires the helpers when it lets the pool go.
+static RETIRE_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Holds [`BUSY`]; releases it when dropped (first retiring the helpers if
+/// a [`retire`] asked for it meanwhile and one thread is the setting, or
+/// the library is being unloaded).
 struct PoolHeld;
 
 impl PoolHeld {
@@ -652,7 +700,24 @@ impl PoolHeld {
 
 impl Drop for PoolHeld {
     fn drop(&mut self) {
-        BUSY.store(false, Ordering::Release);
+        loop {
+            if RETIRE_PENDING.swap(false, Ordering::SeqCst)
+                && (threads() == 1 || CLOSED.load(Ordering::Acquire))
+            {
+                retire_held(self);
+            }
+            BUSY.store(false, Ordering::SeqCst);
+            // A retire() that asked after the look above, and then found
+            // the pool still held, is served here: by this thread if the
+            // pool is still free, else by whoever took it.
+            if !RETIRE_PENDING.load(Ordering::SeqCst)
+                || BUSY
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+            {
+                return;
+            }
+        }
     }
 }
 
@@ -700,21 +765,34 @@ fn ensure_helpers(_held: &PoolHeld, want: usize, start: bool) -> usize {
     live
 }
 
-/// Tells every helper to leave and joins it. With `unload`, the pool
-/// closes for good (the library is being unloaded, or the process exits);
-/// if another thread is inside a copy then, it is waited for a moment, and
-/// after that the helpers are told to leave but not joined.
+/// How many times [`retire`] looks for the pool, yielding between looks,
+/// before it leaves the work to the copy that holds it.
+const RETIRE_TRIES: u32 = 100_000;
+
+/// Tells every helper to leave and joins it. If another thread is inside a
+/// copy, holding the pool, this waits for it a bounded while
+/// ([`RETIRE_TRIES`] yields); after that, the holder retires the helpers
+/// when its copy ends ([`RETIRE_PENDING`]). With `unload`, the pool closes
+/// for good (the library is being unloaded, or the process exits), and
+/// helpers it could not join are told to leave.
 fn retire(unload: bool) {
     let _no_cancel = NoCancel::new();
     if unload {
         CLOSED.store(true, Ordering::Release);
     }
+    // Asked before the first look: a holder that lets the pool go after
+    // the last look sees the request (PoolHeld's drop).
+    RETIRE_PENDING.store(true, Ordering::SeqCst);
     let mut held = PoolHeld::try_new();
     let mut tries = 0;
     while held.is_none() {
-        if unload && tries > 100_000 {
-            EPOCH.fetch_add(1, Ordering::Release);
-            futex_wake(&EPOCH, u32::MAX);
+        if tries >= RETIRE_TRIES || !RETIRE_PENDING.load(Ordering::SeqCst) {
+            // Left to the holder (or already done by it); the helpers are
+            // told to leave in any case when unloading.
+            if unload {
+                EPOCH.fetch_add(1, Ordering::Release);
+                futex_wake(&EPOCH, u32::MAX);
+            }
             return;
         }
         tries += 1;
@@ -723,6 +801,14 @@ fn retire(unload: bool) {
         unsafe { libc::sched_yield() };
         held = PoolHeld::try_new();
     }
+    RETIRE_PENDING.store(false, Ordering::SeqCst);
+    if let Some(held) = &held {
+        retire_held(held);
+    }
+}
+
+/// Tells every helper to leave and joins it, the pool held.
+fn retire_held(_held: &PoolHeld) {
     RETIRE.store(true, Ordering::Release);
     EPOCH.fetch_add(1, Ordering::Release);
     futex_wake(&EPOCH, u32::MAX);
@@ -795,8 +881,15 @@ pub fn run_parts_for(
     let _no_cancel = NoCancel::new();
     // Large, or in a loop: helpers are started or woken (WAKE_MIN_BYTES).
     let since = now_ns().wrapping_sub(LAST_JOB_NS.load(Ordering::Relaxed));
-    let eager = bytes >= WAKE_MIN_BYTES || since <= SPIN_AFTER_JOB.as_nanos() as u64;
-    let result = match PoolHeld::try_new() {
+    let eager = bytes >= WAKE_MIN_BYTES || since <= LOOP_WINDOW_NS.load(Ordering::Relaxed);
+    // The pool is taken only with the fork handler registered (at load
+    // time, normally), so that a child forked meanwhile finds it free.
+    let held = if fork_handler_registered() {
+        PoolHeld::try_new()
+    } else {
+        None
+    };
+    let result = match held {
         Some(held) => with_helpers(&held, eager, parts, threads, work),
         None => alone(work),
     };
@@ -828,6 +921,7 @@ fn with_helpers(
         SEATS.store(seats, Ordering::SeqCst);
         EPOCH.fetch_add(1, Ordering::SeqCst);
         if eager && SLEEPERS.load(Ordering::SeqCst) != 0 {
+            WAKES.fetch_add(1, Ordering::Relaxed);
             futex_wake(&EPOCH, seats);
         }
     }

@@ -404,6 +404,22 @@ fn thread_setting_defaults_to_the_cpus() {
     assert_eq!(threads_setting(Some(" 3 "), 8), 3);
     assert_eq!(threads_setting(Some("5"), 0), 5);
     assert_eq!(threads_setting(Some("1000"), 2), MAX_THREADS);
+    // Above MAX_THREADS means MAX_THREADS, however large (not the CPUs).
+    for huge in [
+        "65",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999",
+        "+340282366920938463463374607431768211456",
+        "000000000000000000000000000000000000000000064",
+    ] {
+        assert_eq!(threads_setting(Some(huge), 2), MAX_THREADS, "{huge}");
+    }
+    assert_eq!(threads_setting(Some("+2"), 8), 2);
+    assert_eq!(threads_setting(Some("0000"), 3), 3);
+    for junk in ["", " ", "+", "-0", "1e3", "0x10", "2 3", "3.0", "- 1"] {
+        assert_eq!(threads_setting(Some(junk), 3), 3, "{junk:?}");
+    }
 }
 
 #[test]

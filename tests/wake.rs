@@ -2,13 +2,24 @@
 //! medium copy uses only helpers that are awake; a large one, or a medium
 //! one that follows another threaded copy closely (a loop), wakes them.
 //! One test in its own process: it needs the pool to itself.
+//!
+//! Decided by events, not by the clock: whether a copy is "in a loop" is
+//! set through the loop window (0: never, an hour: always), a wake is
+//! counted by the library, and a helper that must take part is waited for
+//! up to a minute (a bound no loaded machine misses). The window's real
+//! value is checked on its own.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ezalloc::parallel::{
-    IDLE_EXIT, SPIN_AFTER_JOB, WAKE_MIN_BYTES, live_helpers, run_parts_for, set_threads,
+    SPIN_AFTER_JOB, WAKE_MIN_BYTES, live_helpers, run_parts_for, set_loop_window_for_tests,
+    set_threads, wakes_for_tests,
 };
+
+const NEVER: Duration = Duration::ZERO;
+const ALWAYS: Duration = Duration::from_secs(3600);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Runs a job of two parts for a copy of `bytes`: the calling thread takes
 /// part 0 and waits there (at most `patience`) for part 1, which only a
@@ -30,45 +41,47 @@ fn a_helper_joined(bytes: usize, patience: Duration) -> bool {
     helper_ran.load(Ordering::SeqCst)
 }
 
-/// Lets the helpers fall asleep: well past their watch after a job
-/// (SPIN_AFTER_JOB), well before they wake on their own (IDLE_EXIT).
-fn let_helpers_sleep() {
-    assert!(SPIN_AFTER_JOB * 200 <= IDLE_EXIT / 20);
-    std::thread::sleep(SPIN_AFTER_JOB * 200);
+/// A two-part job for a copy of `bytes` in which the caller does not wait.
+fn copy(bytes: usize) {
+    assert_eq!(run_parts_for(bytes, 2, 2, &|_| {}), Ok(()));
 }
 
 #[test]
 fn sleeping_helpers_are_woken_for_large_copies_and_loops_only() {
     set_threads(2);
+    assert_eq!(set_loop_window_for_tests(NEVER), SPIN_AFTER_JOB);
     // A large copy starts the helper.
-    assert!(a_helper_joined(WAKE_MIN_BYTES, Duration::from_secs(5)));
-    assert_eq!(live_helpers(), 1);
+    assert!(a_helper_joined(WAKE_MIN_BYTES, PATIENCE));
+    // (At most one helper with two threads; it may have left already on a
+    // machine slow enough to let it sleep IDLE_EXIT.)
+    assert!(live_helpers() <= 1);
 
-    let patience = Duration::from_millis(50);
     for round in 0..3 {
-        // Asleep: a lone medium copy runs on the calling thread alone.
-        let_helpers_sleep();
+        // Not in a loop: a medium copy wakes nobody and starts nobody,
+        // asleep or not.
+        set_loop_window_for_tests(NEVER);
+        let (wakes, live) = (wakes_for_tests(), live_helpers());
+        for _ in 0..5 {
+            copy(WAKE_MIN_BYTES - 1);
+        }
+        assert_eq!(wakes_for_tests(), wakes, "round {round}: medium, alone");
+        assert!(live_helpers() <= live, "round {round}: medium, alone");
+        // In a loop: a medium copy wakes (or, if it left, starts) the
+        // helper, which then takes part.
+        set_loop_window_for_tests(ALWAYS);
         assert!(
-            !a_helper_joined(WAKE_MIN_BYTES - 1, patience),
-            "round {round}: medium, asleep"
-        );
-        // Right after it (the last part of the copy above ends it), a
-        // medium copy is in a loop: it wakes the helper.
-        // (Within 100 ms: a sleeping helper also wakes on its own once it
-        // has slept 200 ms, parallel::IDLE_EXIT.)
-        let soon = Duration::from_millis(100);
-        assert!(
-            a_helper_joined(WAKE_MIN_BYTES - 1, soon),
+            a_helper_joined(WAKE_MIN_BYTES - 1, PATIENCE),
             "round {round}: loop"
         );
-        // Asleep again: a large copy wakes it.
-        let_helpers_sleep();
+        // Not in a loop, but large: the helper takes part.
+        set_loop_window_for_tests(NEVER);
         assert!(
-            a_helper_joined(WAKE_MIN_BYTES, Duration::from_secs(5)),
+            a_helper_joined(WAKE_MIN_BYTES, PATIENCE),
             "round {round}: large"
         );
     }
-    assert_eq!(live_helpers(), 1);
+    set_loop_window_for_tests(SPIN_AFTER_JOB);
+    assert!(live_helpers() <= 1);
     set_threads(1);
     assert_eq!(live_helpers(), 0);
 }

@@ -451,6 +451,7 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
             step[axis] = 1;
             drop[axis] = 0;
             n = (Py_ssize_t)shape[axis];
+            out_shape[axis] = (size_t)n;
             out_items = ez_mul_saturated(out_items, (size_t)n);
         }
         if (i == nitems || parsed[i].kind == EZ_ELLIPSIS)
@@ -479,18 +480,16 @@ static PyObject *ez_crop(PyObject *obj, PyObject *key)
         start[axis] = lo;
         stop[axis] = hi;
         step[axis] = by;
+        out_shape[axis] = (size_t)n;
         out_items = ez_mul_saturated(out_items, (size_t)n);
         axis++;
     }
 
     if (itemsize == 0) {
         /* A 0-byte dtype: nothing to copy, but the result owns a malloc'd
-         * block like any other (the library refuses itemsize 0). */
-        for (axis = 0; axis < ndim; axis++) {
-            Py_ssize_t lo = start[axis], hi = stop[axis];
-            out_shape[axis] = (size_t)PySlice_AdjustIndices((Py_ssize_t)shape[axis], &lo, &hi,
-                                                            step[axis]);
-        }
+         * block like any other (the library refuses itemsize 0). The shape
+         * is the one the key gave above (the bounds are adjusted already:
+         * adjusting them again is wrong for negative steps). */
         block = malloc(1);
         if (block == NULL) {
             ez_raise_errno_format(ENOMEM, "crop: malloc of 1 byte failed (ENOMEM)");
