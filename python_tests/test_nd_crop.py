@@ -203,7 +203,13 @@ def zero_itemsize_cases(draw):
 @given(zero_itemsize_cases())
 def test_zero_itemsize_shapes_equal_numpys(case):
     a, key = case
-    want = expected(a, key)
+    try:
+        want = expected(a, key)
+    except IndexError:
+        # (an integer out of range once the Ellipsis has moved it)
+        with pytest.raises(IndexError):
+            ezalloc.crop(a, key)
+        return
     got = ezalloc.crop(a, key)
     assert got.shape == want.shape, (a.shape, key)
     assert got.dtype == want.dtype and got.dtype.itemsize == 0

@@ -32,6 +32,12 @@
  *   element, and MemoryError otherwise.
  * - Dimensions the C function does not set are 0.
  *
+ * Typemaps redefined after this file's %include (%numpy_typemaps again,
+ * an interface's own in/argout/freearg, %clear, another %apply) work as
+ * over stock numpy.i: the clean-up this file adds (freearg) acts only in a
+ * wrapper that holds this file's own in and argout typemaps for the
+ * argument ("ezalloc_marks" below).
+ *
  * Macros:
  *
  *   %ezalloc_deallocator(NAME, FREE_FN);
@@ -78,7 +84,35 @@
 
 %include "numpy.i"
 
-%fragment("ezalloc_managed", "header") %{
+/* Which typemaps a wrapper holds. ezalloc's in and argout typemaps declare
+ * the locals ezalloc_in_typemap and ezalloc_argout_typemap (1), which SWIG
+ * names ezalloc_in_typemapN and ezalloc_argout_typemapN for argument N;
+ * in a wrapper whose in or argout typemap for that argument is someone
+ * else's, the name is one of these file-scope zeros instead. So ezalloc's
+ * freearg typemaps act only beside ezalloc's own in and argout: the C
+ * compiler decides, whatever was redefined after ezalloc.i. (Arguments 1
+ * to 199; beyond that, a wrapper that lacks the mark does not compile,
+ * naming it.) */
+%fragment("ezalloc_marks", "header") %{
+#define EZALLOC_MARK_(n) \
+    static SWIGUNUSED const char ezalloc_in_typemap##n = 0; \
+    static SWIGUNUSED const char ezalloc_argout_typemap##n = 0;
+#define EZALLOC_MARKS_(t) \
+    EZALLOC_MARK_(t##0) EZALLOC_MARK_(t##1) EZALLOC_MARK_(t##2) EZALLOC_MARK_(t##3) \
+    EZALLOC_MARK_(t##4) EZALLOC_MARK_(t##5) EZALLOC_MARK_(t##6) EZALLOC_MARK_(t##7) \
+    EZALLOC_MARK_(t##8) EZALLOC_MARK_(t##9)
+EZALLOC_MARK_(1) EZALLOC_MARK_(2) EZALLOC_MARK_(3) EZALLOC_MARK_(4) EZALLOC_MARK_(5)
+EZALLOC_MARK_(6) EZALLOC_MARK_(7) EZALLOC_MARK_(8) EZALLOC_MARK_(9)
+EZALLOC_MARKS_(1) EZALLOC_MARKS_(2) EZALLOC_MARKS_(3) EZALLOC_MARKS_(4) EZALLOC_MARKS_(5)
+EZALLOC_MARKS_(6) EZALLOC_MARKS_(7) EZALLOC_MARKS_(8) EZALLOC_MARKS_(9)
+EZALLOC_MARKS_(10) EZALLOC_MARKS_(11) EZALLOC_MARKS_(12) EZALLOC_MARKS_(13)
+EZALLOC_MARKS_(14) EZALLOC_MARKS_(15) EZALLOC_MARKS_(16) EZALLOC_MARKS_(17)
+EZALLOC_MARKS_(18) EZALLOC_MARKS_(19)
+#undef EZALLOC_MARKS_
+#undef EZALLOC_MARK_
+%}
+
+%fragment("ezalloc_managed", "header", fragment="ezalloc_marks") %{
 #include <stdlib.h>
 
 #define EZALLOC_CAPSULE_NAME "ezalloc.block"
@@ -220,6 +254,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %define %_ezalloc_argout(DATA, DATA_TYPECODE, ND, FORTRAN)
     {
         PyObject *ez_array;
+        (void)ezalloc_argout_typemap;
         %_ezalloc_how(ez_how)
         ez_array = ezalloc_typed_block(DATA_TYPECODE, ND, ez_dims, ez_fit, FORTRAN,
                                        (void *)(DATA), ez_how, "$symname");
@@ -235,15 +270,25 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
  * call reported an error, or an earlier output failed) is released; on the
  * failure path, the outputs made so far are dropped (SWIG's own failure
  * path returns NULL without releasing them). DATA_PTR: the DATA_TYPE **
- * argument. */
+ * argument.
+ *
+ * Only where ezalloc's own in and argout typemaps are the ones in the
+ * wrapper (the marks, "ezalloc_marks"): a freearg outlives a later
+ * redefinition of in and argout for its pattern (numpy.i's
+ * %numpy_typemaps run again, an interface's own typemaps), whose argout
+ * hands the block to its array without clearing *DATA_PTR. Under
+ * someone else's in or argout this does nothing, as numpy.i (which has
+ * no freearg here) does. */
 %define %_ezalloc_freearg(DATA_PTR)
-    if (DATA_PTR != NULL && *DATA_PTR != NULL) {
-        %_ezalloc_how(ez_how)
-        ez_how->release((void *)*DATA_PTR);
-        *DATA_PTR = NULL;
-    }
-    if (PyErr_Occurred()) {
-        Py_CLEAR($result);
+    if (ezalloc_in_typemap$argnum && ezalloc_argout_typemap$argnum) {
+        if (DATA_PTR != NULL && *DATA_PTR != NULL) {
+            %_ezalloc_how(ez_how)
+            ez_how->release((void *)*DATA_PTR);
+            *DATA_PTR = NULL;
+        }
+        if (PyErr_Occurred()) {
+            Py_CLEAR($result);
+        }
     }
 %enddef
 
@@ -252,12 +297,15 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 /* ---- rank 1 */
 %typemap(in, numinputs=0)
   (DATA_TYPE **ARGOUTVIEWM_ARRAY1, DIM_TYPE *DIM1)
-  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_data;
   $2 = &ez_dim1;
 }
 %typemap(argout, fragment="ezalloc_managed") (DATA_TYPE **ARGOUTVIEWM_ARRAY1, DIM_TYPE *DIM1)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[1];
   int ez_fit = 1;
@@ -271,12 +319,15 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 
 %typemap(in, numinputs=0)
   (DIM_TYPE *DIM1, DATA_TYPE **ARGOUTVIEWM_ARRAY1)
-  (DIM_TYPE ez_dim1 = 0, DATA_TYPE *ez_data = NULL)
+  (DIM_TYPE ez_dim1 = 0, DATA_TYPE *ez_data = NULL,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_dim1;
   $2 = &ez_data;
 }
 %typemap(argout, fragment="ezalloc_managed") (DIM_TYPE *DIM1, DATA_TYPE **ARGOUTVIEWM_ARRAY1)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[1];
   int ez_fit = 1;
@@ -311,6 +362,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
  * failed). ARRAY is the in typemap's local (array$argnum). */
 %define %_ezalloc_argout_array_body(ARRAY)
 {
+  (void)ezalloc_argout_typemap;
   $result = SWIG_AppendOutput($result, (PyObject *)ARRAY);
   ARRAY = NULL;                  /* owned by $result now (or dropped by it) */
   /* SWIG_AppendOutput drops the array when its list cannot grow. */
@@ -318,37 +370,49 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 }
 %enddef
 
+/* (Only under ezalloc's own argout: see %_ezalloc_freearg.) */
 %define %_ezalloc_argout_array_freearg(ARRAY)
 {
-  Py_XDECREF(ARRAY);
-  ARRAY = NULL;
-  if (PyErr_Occurred()) {
-    Py_CLEAR($result);
+  if (ezalloc_argout_typemap$argnum) {
+    Py_XDECREF(ARRAY);
+    ARRAY = NULL;
+    if (PyErr_Occurred()) {
+      Py_CLEAR($result);
+    }
   }
 }
 %enddef
 
 %define %_ezalloc_argout_array(DATA_TYPE, DIM_TYPE)
-%typemap(argout) (DATA_TYPE ARGOUT_ARRAY1[ANY]) %_ezalloc_argout_array_body(array$argnum)
-%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY1[ANY]) %_ezalloc_argout_array_freearg(array$argnum)
-%typemap(argout) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY1[ANY])
+  (char ezalloc_argout_typemap = 1)
   %_ezalloc_argout_array_body(array$argnum)
-%typemap(freearg) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+%typemap(freearg, fragment="ezalloc_marks") (DATA_TYPE ARGOUT_ARRAY1[ANY])
+  %_ezalloc_argout_array_freearg(array$argnum)
+%typemap(argout) (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
+  (char ezalloc_argout_typemap = 1)
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg, fragment="ezalloc_marks") (DATA_TYPE *ARGOUT_ARRAY1, DIM_TYPE DIM1)
   %_ezalloc_argout_array_freearg(array$argnum)
 %typemap(argout) (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
+  (char ezalloc_argout_typemap = 1)
   %_ezalloc_argout_array_body(array$argnum)
-%typemap(freearg) (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
+%typemap(freearg, fragment="ezalloc_marks") (DIM_TYPE DIM1, DATA_TYPE *ARGOUT_ARRAY1)
   %_ezalloc_argout_array_freearg(array$argnum)
-%typemap(argout) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY]) %_ezalloc_argout_array_body(array$argnum)
-%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY])
+%typemap(argout) (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY])
+  (char ezalloc_argout_typemap = 1)
+  %_ezalloc_argout_array_body(array$argnum)
+%typemap(freearg, fragment="ezalloc_marks") (DATA_TYPE ARGOUT_ARRAY2[ANY][ANY])
   %_ezalloc_argout_array_freearg(array$argnum)
 %typemap(argout) (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
+  (char ezalloc_argout_typemap = 1)
   %_ezalloc_argout_array_body(array$argnum)
-%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
+%typemap(freearg, fragment="ezalloc_marks") (DATA_TYPE ARGOUT_ARRAY3[ANY][ANY][ANY])
   %_ezalloc_argout_array_freearg(array$argnum)
 %typemap(argout) (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
+  (char ezalloc_argout_typemap = 1)
   %_ezalloc_argout_array_body(array$argnum)
-%typemap(freearg) (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
+%typemap(freearg, fragment="ezalloc_marks") (DATA_TYPE ARGOUT_ARRAY4[ANY][ANY][ANY][ANY])
   %_ezalloc_argout_array_freearg(array$argnum)
 %enddef
 
@@ -357,13 +421,16 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %define %_ezalloc_rank2(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, NAME, FORTRAN)
 %typemap(in, numinputs=0)
   (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2)
-  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_data;
   $2 = &ez_dim1;
   $3 = &ez_dim2;
 }
 %typemap(argout, fragment="ezalloc_managed") (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[2];
   int ez_fit = 1;
@@ -378,13 +445,16 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 
 %typemap(in, numinputs=0)
   (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DATA_TYPE **NAME)
-  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DATA_TYPE *ez_data = NULL)
+  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DATA_TYPE *ez_data = NULL,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_dim1;
   $2 = &ez_dim2;
   $3 = &ez_data;
 }
 %typemap(argout, fragment="ezalloc_managed") (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DATA_TYPE **NAME)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[2];
   int ez_fit = 1;
@@ -402,8 +472,10 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %define %_ezalloc_rank3(DATA_TYPE, DATA_TYPECODE, DIM_TYPE, NAME, FORTRAN)
 %typemap(in, numinputs=0)
   (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3)
-  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0)
+  (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_data;
   $2 = &ez_dim1;
   $3 = &ez_dim2;
@@ -411,6 +483,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 }
 %typemap(argout, fragment="ezalloc_managed")
   (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[3];
   int ez_fit = 1;
@@ -427,8 +500,10 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 
 %typemap(in, numinputs=0)
   (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DATA_TYPE **NAME)
-  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0, DATA_TYPE *ez_data = NULL)
+  (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0, DATA_TYPE *ez_data = NULL,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_dim1;
   $2 = &ez_dim2;
   $3 = &ez_dim3;
@@ -436,6 +511,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 }
 %typemap(argout, fragment="ezalloc_managed")
   (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DATA_TYPE **NAME)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[3];
   int ez_fit = 1;
@@ -456,8 +532,10 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %typemap(in, numinputs=0)
   (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4)
   (DATA_TYPE *ez_data = NULL, DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0,
-   DIM_TYPE ez_dim4 = 0)
+   DIM_TYPE ez_dim4 = 0,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_data;
   $2 = &ez_dim1;
   $3 = &ez_dim2;
@@ -466,6 +544,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 }
 %typemap(argout, fragment="ezalloc_managed")
   (DATA_TYPE **NAME, DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[4];
   int ez_fit = 1;
@@ -484,8 +563,10 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 %typemap(in, numinputs=0)
   (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4, DATA_TYPE **NAME)
   (DIM_TYPE ez_dim1 = 0, DIM_TYPE ez_dim2 = 0, DIM_TYPE ez_dim3 = 0, DIM_TYPE ez_dim4 = 0,
-   DATA_TYPE *ez_data = NULL)
+   DATA_TYPE *ez_data = NULL,
+   char ezalloc_in_typemap = 1)
 {
+  (void)ezalloc_in_typemap;
   $1 = &ez_dim1;
   $2 = &ez_dim2;
   $3 = &ez_dim3;
@@ -494,6 +575,7 @@ SWIGINTERN PyObject *ezalloc_typed_block(int typecode, int nd, const npy_intp *d
 }
 %typemap(argout, fragment="ezalloc_managed")
   (DIM_TYPE *DIM1, DIM_TYPE *DIM2, DIM_TYPE *DIM3, DIM_TYPE *DIM4, DATA_TYPE **NAME)
+  (char ezalloc_argout_typemap = 1)
 {
   npy_intp ez_dims[4];
   int ez_fit = 1;
