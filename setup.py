@@ -148,6 +148,9 @@ class BuildPy(build_py):
         include = Path(self.build_lib) / "ezalloc" / "include"
         include.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(numpy_i, include / "numpy.i")
+        # The name ezalloc.i includes: no project has a file of that name
+        # for SWIG to find first.
+        shutil.copyfile(numpy_i, include / "ezalloc_numpy.i")
         shutil.copyfile(license_text, include / get_numpy_i.LICENSE_NAME)
 
 
@@ -185,7 +188,9 @@ class BuildExt(build_ext):
         temp.mkdir(parents=True, exist_ok=True)
         wrapper = temp / f"{module}_wrap.c"
         with tempfile.TemporaryDirectory(dir=temp) as out:
-            cmd = [swig_executable(), "-python", f"-I{SWIG_INCLUDE_DIR}", f"-I{numpy_i.parent}",
+            # ezalloc.i includes numpy.i as ezalloc_numpy.i.
+            shutil.copyfile(numpy_i, Path(out) / "ezalloc_numpy.i")
+            cmd = [swig_executable(), "-python", f"-I{SWIG_INCLUDE_DIR}", f"-I{out}",
                    f"-I{INCLUDE_DIR}",
                    f"-I{PACKAGE_DIR}", "-outdir", out, "-o", str(Path(out) / wrapper.name),
                    str(PACKAGE_DIR / f"{module}.i")]

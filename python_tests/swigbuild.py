@@ -51,7 +51,12 @@ def build(workdir, modules):
     returns `workdir` (to put on sys.path)."""
     workdir = Path(workdir)
     swig = swig_executable()
-    includes = ["-I" + str(PACKAGE_SOURCE / "include"), "-I" + numpy_i_dir(),
+    # ezalloc.i includes numpy.i as ezalloc_numpy.i, which the package
+    # build puts beside it.
+    numpy_i = Path(numpy_i_dir()) / "numpy.i"
+    shutil.copyfile(numpy_i, workdir / "ezalloc_numpy.i")
+    includes = ["-I" + str(PACKAGE_SOURCE / "include"), "-I" + str(workdir),
+                "-I" + str(numpy_i.parent),
                 "-I" + str(INCLUDE_DIR), "-I" + str(PACKAGE_SOURCE)]
     extensions = []
     for name, interface, sources, objects in modules:

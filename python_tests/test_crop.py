@@ -207,3 +207,29 @@ def test_indices_beyond_c_int_overflow(fe, big):
 def test_wrong_argument_count(fe):
     with pytest.raises(TypeError):
         fe.crop(recipe_array(), 0, 1, 0)
+
+
+def test_ctypes_crop_input_cannot_be_resized_during_the_call(monkeypatch):
+    """recipe_ctypes.crop holds references to its input while the C function
+    runs (ctypes releases the GIL then), so numpy refuses to resize it, from
+    another thread or a GC finalizer. (numpy's resize with refcheck=False
+    skips that check, and ignores buffer exports too: by numpy's contract
+    that is for memory nothing else shares.)"""
+    from ezalloc import recipe_ctypes
+    a = np.zeros((4, 5), dtype=np.intc)             # owns its data: resizable
+    a[...] = np.arange(20).reshape(4, 5)
+    real = recipe_ctypes._crop
+    refused = []
+
+    def during_the_call(*args):
+        try:
+            a.resize((100, 100))
+        except ValueError as e:
+            refused.append(str(e))
+        return real(*args)
+
+    monkeypatch.setattr(recipe_ctypes, "_crop", during_the_call)
+    got = recipe_ctypes.crop(a, 1, 3, 0, 4)
+    assert refused and "referenced" in refused[0], refused
+    assert a.shape == (4, 5)
+    assert np.array_equal(got, a[1:3, 0:4])

@@ -20,7 +20,7 @@
   through overloads and default arguments;
 - numpy.i's ARGOUT_ARRAY* released when the call fails before they are in
   its result (tracemalloc);
-- SWIG's search order: a numpy.i in the current directory comes first.
+- the bundled numpy.i, whatever numpy.i the current directory holds.
 """
 
 import hashlib
@@ -111,8 +111,9 @@ def child(build_dir, scenario, **kwargs):
 def test_get_include_holds_ezalloc_i_numpy_i_and_numpy_license():
     package = Path(ezalloc.__file__).resolve().parent
     assert INCLUDE.resolve().parent == package
-    assert sorted(p.name for p in INCLUDE.iterdir()) == ["ezalloc.i", "numpy-LICENSE.txt",
-                                                          "numpy.i"]
+    assert sorted(p.name for p in INCLUDE.iterdir()) == ["ezalloc.i", "ezalloc_numpy.i",
+                                                          "numpy-LICENSE.txt", "numpy.i"]
+    assert (INCLUDE / "ezalloc_numpy.i").read_bytes() == (INCLUDE / "numpy.i").read_bytes()
     # numpy.i is that of the numpy the package was built against, as
     # get_numpy_i fetches it from that release's sdist: this environment's
     # numpy, unless the package is a wheel built elsewhere (`make test`
@@ -138,7 +139,7 @@ def test_python_m_ezalloc_swig_prints_the_directory(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ezalloc.swig", "--copy", str(copy)],
                          check=True, capture_output=True, text=True).stdout
     assert Path(out.strip()) == copy
-    for name in ("ezalloc.i", "numpy.i", "numpy-LICENSE.txt"):
+    for name in ("ezalloc.i", "numpy.i", "ezalloc_numpy.i", "numpy-LICENSE.txt"):
         assert (copy / name).read_bytes() == (INCLUDE / name).read_bytes()
 
 
@@ -161,6 +162,7 @@ def test_python_m_ezalloc_swig_fetches_another_numpy_i(tmp_path):
         out = run("--numpy", VERSION, "--copy", str(tmp_path / "v"))
         assert out.returncode == 0, out.stderr
         assert (tmp_path / "v" / "numpy.i").read_bytes() == NUMPY_I
+        assert (tmp_path / "v" / "ezalloc_numpy.i").read_bytes() == NUMPY_I
         assert (tmp_path / "v" / "numpy-LICENSE.txt").read_bytes() == LICENSE
         assert (tmp_path / "v" / "ezalloc.i").read_bytes() == (INCLUDE / "ezalloc.i").read_bytes()
         assert index.downloads() == 1                      # the second from the cache
@@ -591,21 +593,23 @@ def test_cplusplus_deallocator_and_int_overloads(tmp_path, version):
 
 
 @pytest.mark.parametrize("version", sorted(SWIGS), ids=lambda v: f"swig{v}")
-def test_numpy_i_in_the_current_directory_comes_first(tmp_path, version):
-    """What docs/swig.md says of SWIG's search order: a numpy.i in the
-    directory SWIG runs in is the one ezalloc.i includes, before the one
-    beside ezalloc.i, which comes before one in an earlier -I directory."""
+def test_a_numpy_i_elsewhere_does_not_replace_the_bundled_one(tmp_path, version):
+    """ezalloc.i includes the bundled numpy.i (as ezalloc_numpy.i), whatever
+    numpy.i the directory SWIG runs in (which SWIG searches first) or an
+    earlier -I directory holds; a project's own %include "numpy.i" still
+    finds those first, as SWIG's search order says."""
     (tmp_path / "m.i").write_text('%module m\n%include "ezalloc.i"\n')
     other = tmp_path / "other"
     other.mkdir()
     (other / "numpy.i").write_text('#error "the numpy.i of an earlier -I directory"\n')
-    run = lambda: subprocess.run([SWIGS[version], "-python", "-I" + str(other),
-                                  "-I" + str(INCLUDE), "m.i"], cwd=tmp_path,
-                                 capture_output=True, text=True)
-    out = run()
-    assert out.returncode == 0, out.stderr
     (tmp_path / "numpy.i").write_text('#error "the numpy.i of the current directory"\n')
-    out = run()
+    run = lambda name: subprocess.run([SWIGS[version], "-python", "-I" + str(other),
+                                       "-I" + str(INCLUDE), name], cwd=tmp_path,
+                                      capture_output=True, text=True)
+    out = run("m.i")
+    assert out.returncode == 0, out.stderr          # neither #error was included
+    (tmp_path / "n.i").write_text('%module n\n%include "numpy.i"\n')
+    out = run("n.i")
     assert out.returncode != 0 and "the numpy.i of the current directory" in out.stderr
 
 

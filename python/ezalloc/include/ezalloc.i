@@ -4,10 +4,11 @@
  *
  *     %include "ezalloc.i"
  *
- * It includes numpy.i (the copy beside this file, which is the numpy.i of
- * the numpy release the ezalloc package was built against, unless a
- * numpy.i is in the directory SWIG runs in: SWIG searches that first),
- * then redefines every ARGOUTVIEWM_* typemap that numpy.i defines, under
+ * It includes numpy.i under the name ezalloc_numpy.i (the copy beside this
+ * file: the numpy.i of the numpy release the ezalloc package was built
+ * against; a name no project's file has, so a numpy.i in the directory
+ * SWIG runs in, which SWIG would search first, does not replace it), then
+ * redefines every ARGOUTVIEWM_* typemap that numpy.i defines, under
  * the same names: ARRAY1-4 and FARRAY2-4, the dimensions after or before
  * the data pointer, for each type numpy.i instantiates (signed char ...
  * double, int8_t ... uint64_t, and std::complex<float/double> in C++).
@@ -82,7 +83,7 @@
 #ifndef EZALLOC_I
 #define EZALLOC_I
 
-%include "numpy.i"
+%include "ezalloc_numpy.i"
 
 /* Which typemaps a wrapper holds. ezalloc's in and argout typemaps declare
  * the locals ezalloc_in_typemap and ezalloc_argout_typemap (1), which SWIG
