@@ -50,7 +50,7 @@ C_TEST_DIR := target/c_tests
 C_TEST_BINS := $(foreach t,$(C_TESTS),$(C_TEST_DIR)/$(t)-shared $(C_TEST_DIR)/$(t)-static) \
 	$(if $(HAVE_CXX),$(C_TEST_DIR)/test_prototypes-cxx)
 
-.PHONY: all lib test test-suite deps demo bench c-demo c-test c-test-valgrind cargo-test cargo-test-i686 \
+.PHONY: all lib test test-suite deps deps-aarch64 test-aarch64 demo bench c-demo c-test c-test-valgrind cargo-test cargo-test-i686 \
 	check-headers test-check-headers test-install test-install-isolated test-cargo-link lint \
 	install uninstall clean FORCE
 
@@ -78,9 +78,23 @@ test: deps
 deps:
 	@sh tools/deps.sh
 
-test-suite: check-headers test-check-headers cargo-test cargo-test-i686 c-test c-test-valgrind \
+# The stages, in order, each in its own make; their times are printed at the
+# end (and the stages done so far when one fails).
+TEST_STAGES := check-headers test-check-headers cargo-test cargo-test-i686 c-test c-test-valgrind \
 	c-test-reliability c-test-sanitize c-test-tsan c-test-nd nd-fuzz test-install \
 	test-install-isolated test-cargo-link py-test py-typecheck docs
+
+test-suite:
+	@times=$$(mktemp) && trap 'rm -f "$$times"' EXIT && all=$$(date +%s) && rc=0 && \
+	for stage in $(TEST_STAGES); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$stage || { rc=$$?; echo "$$stage FAILED" >> "$$times"; break; }; \
+	  echo "$$stage $$(( $$(date +%s) - start ))" >> "$$times"; \
+	done; \
+	echo "== make test: the stages' times (s)"; \
+	awk '{ printf "  %-22s %s\n", $$1, $$2 }' "$$times"; \
+	echo "  total                  $$(( $$(date +%s) - all ))"; \
+	exit $$rc
 
 cargo-test:
 	$(CARGO) test --release
@@ -103,6 +117,41 @@ cargo-test-i686:
 	  echo "  (install a multilib toolchain, e.g. on Debian/Ubuntu: apt-get install gcc-multilib g++-multilib)"; exit 0; fi; \
 	echo "$(CARGO) test --release --target $(I686)"; \
 	$(CARGO) test --release --target $(I686)
+
+# The library and its Rust tests (the C tests of c_tests/ included, through
+# the cc crate) for 64-bit Arm Linux, run under qemu-user: the scalar paths
+# that replace the x86 kernels there must be exact. Cross-built with clang
+# and lld (Debian's gcc-aarch64-linux-gnu conflicts with gcc-multilib, which
+# the i686 tests need); `make deps-aarch64` installs what it can. What is
+# missing is skipped with a notice. Two C tests that count the process's
+# threads or re-execute themselves are skipped under the emulator (native
+# runs cover them).
+AARCH64 := aarch64-unknown-linux-gnu
+AARCH64_SYSROOT := /usr/aarch64-linux-gnu
+AARCH64_RUNNER := qemu-aarch64 -L $(AARCH64_SYSROOT)
+deps-aarch64:
+	@sh tools/deps.sh aarch64
+
+test-aarch64: deps-aarch64
+	@missing=""; \
+	rustup target list --installed 2>/dev/null | grep -qx '$(AARCH64)' || missing="$$missing rustup-target:$(AARCH64)"; \
+	for t in clang clang++ ld.lld qemu-aarch64; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	test -d $(AARCH64_SYSROOT)/lib || missing="$$missing $(AARCH64_SYSROOT)"; \
+	if [ -n "$$missing" ]; then \
+	  echo "*** NOTICE: missing for the $(AARCH64) tests:$$missing: they are SKIPPED ***"; \
+	  echo "  (Debian: apt-get install clang lld qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross libstdc++-12-dev-arm64-cross; rustup target add $(AARCH64))"; \
+	  exit 0; fi; \
+	start=$$(date +%s); \
+	echo "*** NOTICE: test_fork.c and test_thread_count.c (they count the process's threads) are SKIPPED under $(AARCH64_RUNNER) ***"; \
+	echo "cargo test --release --target $(AARCH64) (under $(AARCH64_RUNNER))"; \
+	CC_aarch64_unknown_linux_gnu="clang --target=aarch64-linux-gnu -fuse-ld=lld" \
+	CXX_aarch64_unknown_linux_gnu="clang++ --target=aarch64-linux-gnu -fuse-ld=lld" \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=clang \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=--target=aarch64-linux-gnu -C link-arg=-fuse-ld=lld" \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$(AARCH64_RUNNER)" \
+	EZALLOC_TEST_RUNNER="$(AARCH64_RUNNER)" \
+	  $(CARGO) test --release --target $(AARCH64) && \
+	echo "== test-aarch64 took $$(( $$(date +%s) - start )) s"
 
 # The headers must be what build.rs generates, both in the working tree
 # (a hand edit is caught: the headers are saved, the build regenerates them,

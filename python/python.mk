@@ -8,11 +8,16 @@
 #   make py-test     for each Python of PY_VERSIONS found (python/find_pythons.sh:
 #                    pyenv's, else on PATH; absent ones skipped with a notice):
 #                    py-test-one with that interpreter
-#   make py-test-one pytest (python_tests/) on the package installed in $(VENV)
-#                    (the newest numpy for that Python), then py-test-min
+#   make py-test-one the whole pytest suite (python_tests/) on the package
+#                    installed in $(VENV) (the newest numpy and SWIG for that
+#                    Python), then py-test-min. The valgrind tests and the
+#                    SWIG 4.2.1 builds of the ezalloc.i tests run in the
+#                    default Python's pass only (PY_DEFAULT=1).
 #   make py-test-min $(VENV_MIN): the lowest supported numpy (2.3.5), SWIG
 #                    (4.2.1) and setuptools: the package built from source
-#                    there, pytest; then $(VENV)'s wheel installed there, pytest
+#                    there, the tests that depend on the build
+#                    ($(PY_MIN_TESTS)); then $(VENV)'s wheel installed there,
+#                    the tests of what it was built to ($(PY_WHEEL_TESTS))
 #   make py-typecheck  mypy's stubtest on the installed package, mypy --strict
 #                    on python_tests/typed_usage.py (and that file run)
 #   make docs        the Sphinx documentation of docs/ (-W: a warning fails)
@@ -91,11 +96,28 @@ $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built: $(VENV_MIN)/.ezalloc-py-env $(PY_SOUR
 	touch $@
 
 # pytest on the installed package; run from python_tests/ so that nothing
-# from the source tree shadows it.
+# from the source tree shadows it. $(1): the venv; $(2): the test files
+# (none: all). Each pass prints its time.
 PY_TEST_CMD = cd python_tests && $(abspath $(1))/bin/python -c \
 	"import ezalloc, numpy, sys; print('ezalloc', ezalloc.__version__, 'from', ezalloc.__file__, \
 	'| numpy', numpy.__version__, '| python', sys.version.split()[0])" && \
-	$(abspath $(1))/bin/python -m pytest -q
+	start=$$(date +%s) && $(abspath $(1))/bin/python -m pytest -q -p no:cacheprovider $(2) && \
+	echo "== pytest pass took $$(( $$(date +%s) - start )) s ($(1)$(if $(2),, whole suite))"
+
+# What differs between the passes of one Python. The whole suite runs once,
+# on the newest numpy and SWIG. Built with the lowest numpy and SWIG: what
+# depends on the build (the SWIG modules, ezalloc.i and its typemaps built
+# with that SWIG, import and install). The newest wheel over the lowest
+# numpy: what depends on the numpy it runs with.
+PY_WHEEL_TESTS := test_package_api.py test_alloc.py test_crop.py test_errno.py test_nd_crop.py \
+	test_ownership.py
+PY_MIN_TESTS := $(PY_WHEEL_TESTS) test_swig_builds.py test_swig_typed.py test_ezalloc_i.py \
+	test_ezalloc_i_redefine.py
+# Only the default Python's whole-suite pass runs valgrind and builds with
+# every SWIG found; the other passes run the valgrind tests without it and
+# build with their venv's own SWIG.
+PY_PASS_ENV = $(if $(PY_DEFAULT),,EZALLOC_TEST_VALGRIND=0 EZALLOC_TEST_SWIGS=$(abspath $(1))/bin/swig)
+PY_MIN_ENV = EZALLOC_TEST_VALGRIND=0 EZALLOC_TEST_SWIGS=$(abspath $(VENV_MIN))/bin/swig
 
 # One sub-make per interpreter found, with its venvs: $(1) is the target,
 # run as `$(MAKE) $(1) PYTHON=<interpreter> VENV=<venv> VENV_MIN=<venv>-min`.
@@ -105,9 +127,10 @@ define per_python
 	if [ -z "$$found" ]; then echo "*** NOTICE: none of Python $(PY_VERSIONS) found: $(1) SKIPPED ***"; exit 0; fi; \
 	default=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
 	echo "$$found" | while read v py; do \
-	  if [ "$$v" = "$$default" ]; then venv=$(VENV); else venv=$(VENV)-$$v; fi; \
+	  if [ "$$v" = "$$default" ]; then venv=$(VENV); dflt=1; else venv=$(VENV)-$$v; dflt=; fi; \
 	  echo "== Python $$v ($$py): make $(1) VENV=$$venv"; \
-	  $(MAKE) --no-print-directory $(1) PYTHON="$$py" VENV="$$venv" VENV_MIN="$$venv-min" || exit 1; \
+	  $(MAKE) --no-print-directory $(1) PYTHON="$$py" VENV="$$venv" VENV_MIN="$$venv-min" \
+	    PY_DEFAULT=$$dflt || exit 1; \
 	done
 endef
 
@@ -116,7 +139,7 @@ py-test: failmalloc-preload
 
 py-test-one: py-build failmalloc-preload
 	@$(abspath $(VENV)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, built with SWIG/p'
-	$(call PY_TEST_CMD,$(VENV))
+	export EZALLOC_TEST_PASS=whole $(call PY_PASS_ENV,$(VENV)) && $(call PY_TEST_CMD,$(VENV))
 	$(MAKE) --no-print-directory py-test-min
 
 # Lowest numpy and SWIG: the package built from source there, then the wheel
@@ -125,11 +148,11 @@ py-test-one: py-build failmalloc-preload
 py-test-min: $(WHEEL_DIR)/$(notdir $(VENV_MIN))/.built py-build failmalloc-preload
 	$(call py_install,$(VENV_MIN),$(VENV_MIN))
 	@$(abspath $(VENV_MIN)/bin/swig) -version | sed -n 's/^SWIG Version/== pytest, built with SWIG/p'
-	$(call PY_TEST_CMD,$(VENV_MIN))
+	export $(PY_MIN_ENV) && $(call PY_TEST_CMD,$(VENV_MIN),$(PY_MIN_TESTS))
 	$(call py_install,$(VENV_MIN),$(VENV))
 	@echo "== pytest, the wheel built in $(VENV) (its numpy and SWIG)"
-	export EZALLOC_TEST_BUILD_NUMPY=$$($(abspath $(VENV))/bin/python -c \
-	  'import numpy; print(numpy.__version__)') && $(call PY_TEST_CMD,$(VENV_MIN))
+	export $(PY_MIN_ENV) EZALLOC_TEST_BUILD_NUMPY=$$($(abspath $(VENV))/bin/python -c \
+	  'import numpy; print(numpy.__version__)') && $(call PY_TEST_CMD,$(VENV_MIN),$(PY_WHEEL_TESTS))
 
 # Docs and type checks: the development venv, with python/requirements-dev.txt.
 $(VENV)/.ezalloc-dev-env: python/requirements-dev.txt $(VENV)/.ezalloc-py-env

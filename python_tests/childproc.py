@@ -45,6 +45,23 @@ def failmalloc_so():
     return _built[0]
 
 
+def valgrind():
+    """valgrind's path, or None when this run goes without it: valgrind is
+    not installed, or EZALLOC_TEST_VALGRIND=0 (`make test` runs the valgrind
+    tests in one pytest pass only, the default Python's)."""
+    import shutil
+    if os.environ.get("EZALLOC_TEST_VALGRIND") == "0":
+        return None
+    return shutil.which("valgrind")
+
+
+def why_no_valgrind():
+    """The reason valgrind() gave None, for a skip message."""
+    if os.environ.get("EZALLOC_TEST_VALGRIND") == "0":
+        return "EZALLOC_TEST_VALGRIND=0: the valgrind runs are in another pass of make test"
+    return "valgrind is not installed"
+
+
 def run(script, *args, preload=False, env=None, timeout=120, wrapper=()):
     """Runs `python <this directory>/<script> args...` and returns the
     CompletedProcess (text output). preload: with LD_PRELOAD=libfailmalloc.so.

@@ -11,7 +11,6 @@ memory or outside the buffer. Then the index exceptions against numpy's,
 and a hypothesis property: random keys whose __index__ changes the array."""
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -44,9 +43,9 @@ def valgrind_errors(log):
 
 
 def test_single_shot_scenarios_under_valgrind():
-    valgrind = shutil.which("valgrind")
+    valgrind = childproc.valgrind()
     if valgrind is None:
-        pytest.skip("valgrind is not installed: the scenarios ran without it only")
+        pytest.skip(childproc.why_no_valgrind() + ": the scenarios ran without it only")
     out = childproc.run("child_mutation.py", "all", timeout=1200, env={"PYTHONMALLOC": "malloc"},
                         wrapper=[valgrind, "--num-callers=40", "--error-limit=no"])
     assert out.returncode == 0, out.stdout + out.stderr[-5000:]

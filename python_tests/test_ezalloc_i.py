@@ -55,10 +55,14 @@ def swig_version(swig):
 
 def swigs():
     """{version: executable}: this environment's SWIG, .venv-min's and
-    $EZALLOC_TEST_SWIG, when they exist."""
+    $EZALLOC_TEST_SWIG, when they exist; only those of $EZALLOC_TEST_SWIGS
+    (a list separated by colons) when it is set (`make test` sets it where
+    another pass covers the other SWIG)."""
     candidates = [os.environ.get("SWIG"), str(Path(sys.executable).parent / "swig"),
                   shutil.which("swig"), str(ROOT / ".venv-min" / "bin" / "swig"),
                   os.environ.get("EZALLOC_TEST_SWIG")]
+    if os.environ.get("EZALLOC_TEST_SWIGS"):
+        candidates = os.environ["EZALLOC_TEST_SWIGS"].split(":")
     found = {}
     for swig in candidates:
         if swig and Path(swig).is_file():

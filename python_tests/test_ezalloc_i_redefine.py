@@ -24,7 +24,6 @@ valgrind is missing) with no invalid read, write or free.
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import childproc
 from test_ezalloc_i import INCLUDE, SWIGS
 
 # (suffix, C type, numpy type code, the interface text for it). $T, $C are
@@ -270,11 +270,11 @@ def test_redefinitions_after_ezalloc_i_behave_as_over_numpy_i(tmp_path, version,
     # The printout can fail: these are the values the C functions wrote.
     assert "numpy_again make arrayf8[1.0, 2.0, 3.0, 4.0]" in ours.stdout
     assert "copy_and_free make (1, 2, 3, 4)" in ours.stdout
-    valgrind = shutil.which("valgrind")
+    valgrind = childproc.valgrind()
     if valgrind is None:
         checked = run(ours_dir, env={"MALLOC_CHECK_": "3", "MALLOC_PERTURB_": "165"})
         assert checked.returncode == 0 and checked.stdout == stock.stdout, checked.stderr
-        pytest.skip("valgrind is not installed: checked with MALLOC_CHECK_=3 only")
+        pytest.skip(childproc.why_no_valgrind() + ": checked with MALLOC_CHECK_=3 only")
     checked = run(ours_dir, wrapper=[valgrind, "--num-callers=30", "--error-limit=no"],
                   env={"PYTHONMALLOC": "malloc"})
     assert checked.returncode == 0 and checked.stdout == stock.stdout, checked.stderr[-5000:]

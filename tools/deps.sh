@@ -10,6 +10,35 @@
 
 notice() { echo "*** NOTICE: $* ***"; }
 
+# `tools/deps.sh aarch64` (make deps-aarch64): what `make test-aarch64`
+# needs instead: clang, lld, qemu-user and Debian's arm64 cross C/C++
+# libraries through apt-get, the Rust target through rustup.
+if [ "$1" = aarch64 ]; then
+    need=""
+    for tool in clang:clang clang++:clang ld.lld:lld qemu-aarch64:qemu-user; do
+        command -v "${tool%%:*}" >/dev/null 2>&1 || need="$need ${tool#*:}"
+    done
+    [ -d /usr/aarch64-linux-gnu/lib ] || need="$need libc6-dev-arm64-cross libgcc-12-dev-arm64-cross"
+    [ -d /usr/aarch64-linux-gnu/include/c++ ] || need="$need libstdc++-12-dev-arm64-cross"
+    if [ -n "$need" ] && [ -z "$EZALLOC_NO_INSTALL" ] && command -v apt-get >/dev/null 2>&1 &&
+        [ "$(id -u)" = 0 ]; then
+        echo "deps: apt-get install$need"
+        # shellcheck disable=SC2086
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends $need >/dev/null; } ||
+            notice "apt-get could not install$need"
+    elif [ -n "$need" ]; then
+        notice "missing for the aarch64 tests:$need (install them with your package manager)"
+    fi
+    if command -v rustup >/dev/null 2>&1 && [ -z "$EZALLOC_NO_INSTALL" ] &&
+        ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+        echo "deps: rustup target add aarch64-unknown-linux-gnu"
+        rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 ||
+            notice "rustup could not add the target aarch64-unknown-linux-gnu"
+    fi
+    exit 0
+fi
+
 CC=${CC:-cc}
 CXX=${CXX:-c++}
 builds() {   # builds COMPILER LANGUAGE FLAGS: can COMPILER build a program?
