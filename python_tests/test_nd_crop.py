@@ -146,10 +146,14 @@ def cases(draw):
     dtype = draw(st.sampled_from(DTYPES))
     shape = draw(st.lists(st.integers(0, 7), max_size=5))
     a = random_array(rng, dtype, shape)
-    ndim = a.ndim
-    # keys drawn item by item, so that hypothesis shrinks them
+    return a, draw_key(draw, a.shape)
+
+
+def draw_key(draw, shape):
+    """A key for `shape` of every kind numpy accepts, drawn item by item so
+    that hypothesis shrinks it."""
     items = []
-    for d in a.shape[:draw(st.integers(0, ndim))] if draw(st.booleans()) else a.shape:
+    for d in shape[:draw(st.integers(0, len(shape)))] if draw(st.booleans()) else shape:
         if d > 0 and draw(st.booleans()):
             items.append(draw(st.integers(-d, d - 1)))
         else:
@@ -160,8 +164,7 @@ def cases(draw):
         at = draw(st.integers(0, len(items)))
         drop = draw(st.integers(0, len(items) - at))
         items[at:at + drop] = [Ellipsis]
-    key = items[0] if len(items) == 1 and draw(st.booleans()) else tuple(items)
-    return a, key
+    return items[0] if len(items) == 1 and draw(st.booleans()) else tuple(items)
 
 
 @settings(max_examples=3000)
@@ -183,20 +186,7 @@ def zero_itemsize_cases(draw):
     a = np.zeros(shape, dtype)
     if draw(st.booleans()) and a.ndim:
         a = a[tuple(slice(None, None, -1) for _ in shape)]
-    items = []
-    for d in a.shape[:draw(st.integers(0, a.ndim))] if draw(st.booleans()) else a.shape:
-        if d > 0 and draw(st.booleans()):
-            items.append(draw(st.integers(-d, d - 1)))
-        else:
-            bound = st.none() | st.integers(-d - 3, d + 3)
-            step = st.none() | st.integers(-5, 5).filter(bool)
-            items.append(slice(draw(bound), draw(bound), draw(step)))
-    if draw(st.booleans()):
-        at = draw(st.integers(0, len(items)))
-        drop = draw(st.integers(0, len(items) - at))
-        items[at:at + drop] = [Ellipsis]
-    key = items[0] if len(items) == 1 and draw(st.booleans()) else tuple(items)
-    return a, key
+    return a, draw_key(draw, a.shape)
 
 
 @settings(max_examples=2000)
