@@ -264,7 +264,14 @@ c-demo: $(LIBS)
 
 # The main job: the recipe's demonstrations through the Python front ends
 # (venv, pinned numpy and SWIG, numpy.i, both modules built from scratch).
-demo: py-demo
+# The build's output goes to target/demo-build.log (printed if it fails).
+demo:
+	@mkdir -p target
+	@echo "== make demo: building the library and the Python package (the first time:"
+	@echo "   a few minutes, installing numpy and SWIG into .venv; log: target/demo-build.log)"
+	@$(MAKE) --no-print-directory py-build > target/demo-build.log 2>&1 || \
+	  { cat target/demo-build.log; echo "make demo: the build failed (above)"; exit 1; }
+	@$(MAKE) --no-print-directory -s py-demo
 
 # ---------------------------------------------------------------- bench
 

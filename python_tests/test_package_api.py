@@ -37,3 +37,16 @@ def test_unknown_attribute():
         assert "no_such_name" in str(e)
     else:
         raise AssertionError("no AttributeError")
+
+
+def test_crop_help_has_an_example_that_runs():
+    """help(ezalloc.crop): an example (run here as a doctest: it prints what
+    the text says), what "large" means, and no name internal to the
+    library."""
+    import doctest
+    doc = ezalloc.crop.__doc__
+    assert "ezalloc_crop_nd" not in doc and "1 MiB" in doc
+    test = doctest.DocTestParser().get_doctest(doc, {}, "ezalloc.crop", None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.tries == 3 and runner.failures == 0

@@ -534,7 +534,7 @@ done:
 #define EZ_CROP_DOC \
     "crop(a, key, /)\n--\n\n" \
     "A copy of a[key], equal to numpy's a[key].copy(), made by the ezalloc\n" \
-    "library (ezalloc_crop_nd): C-contiguous, writeable, with a's dtype, in a\n" \
+    "library: C-contiguous, writeable, with a's dtype, in a\n" \
     "malloc'd block that it owns (its base is a capsule that frees the block\n" \
     "when the last array or view using it is gone).\n" \
     "\n" \
@@ -561,7 +561,18 @@ done:
     "Exception (as numpy); OverflowError for an integer of 2**63 to 2**64 - 1\n" \
     "(as numpy); ValueError for a step of 0; MemoryError when malloc fails (an\n" \
     "OSError too, with .errno ENOMEM).\n" \
-    "Large copies run with the GIL released.\n"
+    "\n" \
+    "Outputs of 1 MiB or more are copied with the GIL released (other Python\n" \
+    "threads run meanwhile); from 96 KiB of output on, the copy may use up to\n" \
+    "get_threads() threads.\n" \
+    "\n" \
+    "Example:\n" \
+    "\n" \
+    "    >>> import numpy as np, ezalloc\n" \
+    "    >>> a = np.arange(12).reshape(3, 4)\n" \
+    "    >>> ezalloc.crop(a, np.s_[1:, ::-2])\n" \
+    "    array([[ 7,  5],\n" \
+    "           [11,  9]])\n"
 
 /* METH_FASTCALL: the arguments arrive as an array, no tuple is made (a
  * SWIG wrapper takes a tuple: a measurable part of a small crop). */
