@@ -783,9 +783,11 @@ fn retire(unload: bool) {
     // Asked before the first look: a holder that lets the pool go after
     // the last look sees the request (PoolHeld's drop).
     RETIRE_PENDING.store(true, Ordering::SeqCst);
-    let mut held = PoolHeld::try_new();
     let mut tries = 0;
-    while held.is_none() {
+    let held = loop {
+        if let Some(held) = PoolHeld::try_new() {
+            break held;
+        }
         if tries >= RETIRE_TRIES || !RETIRE_PENDING.load(Ordering::SeqCst) {
             // Left to the holder (or already done by it); the helpers are
             // told to leave in any case when unloading.
@@ -799,12 +801,9 @@ fn retire(unload: bool) {
         // SAFETY: sched_yield has no precondition (and is no cancellation
         // point).
         unsafe { libc::sched_yield() };
-        held = PoolHeld::try_new();
-    }
+    };
     RETIRE_PENDING.store(false, Ordering::SeqCst);
-    if let Some(held) = &held {
-        retire_held(held);
-    }
+    retire_held(&held);
 }
 
 /// Tells every helper to leave and joins it, the pool held.

@@ -106,14 +106,20 @@ fn build_with(name: &str, link: Link, cpp: bool, extra: &[&str]) -> PathBuf {
     exe
 }
 
+/// EZALLOC_TEST_RUNNER: a command line the programs run under, for a
+/// target this machine cannot run natively (`make test-aarch64`: qemu);
+/// None when it is unset or empty.
+fn runner() -> Option<String> {
+    std::env::var("EZALLOC_TEST_RUNNER")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+}
+
 fn run(exe: &Path) {
-    // EZALLOC_TEST_RUNNER: a command line the programs run under, for a
-    // target this machine cannot run natively (`make test-aarch64`: qemu).
-    let runner = std::env::var("EZALLOC_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut command = match words.next() {
-        Some(program) => {
-            let mut c = Command::new(program);
+    let mut command = match runner() {
+        Some(runner) => {
+            let mut words = runner.split_whitespace();
+            let mut c = Command::new(words.next().expect("a runner word"));
             c.args(words).arg(exe);
             c
         }
@@ -188,10 +194,9 @@ fn c_fork_child_crops() {
 /// own threads and /proc/self/exe is the emulator: the tests that count
 /// threads or re-execute themselves are left to native runs, with a notice.
 fn emulated(name: &str) -> bool {
-    let runner = std::env::var("EZALLOC_TEST_RUNNER").unwrap_or_default();
-    if runner.trim().is_empty() {
+    let Some(runner) = runner() else {
         return false;
-    }
+    };
     println!(
         "*** NOTICE: {name} counts threads: SKIPPED under {runner} (native runs cover it) ***"
     );
